@@ -1,0 +1,14 @@
+"""Feature names shared by ingest (ExampleGen), Transform, Trainer and evaluation."""
+
+# Written by the image ExampleGen (raw tf.Examples).
+IMAGE = "image"          # encoded PNG/JPEG bytes
+HEIGHT = "height"
+WIDTH = "width"
+CHANNELS = "channels"
+LABEL = "label"          # class subfolder name; b"" when the image has none
+PATH = "path"            # path relative to the input folder
+
+# Written by Transform (transformed tf.Examples).
+PIXELS = "pixels"        # float32 [size, size, channels] in [-1, 1]
+LABEL_ID = "label_id"    # int64 index into the label vocabulary; -1 when unlabeled
+LABEL_VOCABULARY = "label_vocabulary"

@@ -1,0 +1,70 @@
+"""Typed, validated settings of the networks and the training loop (no TensorFlow import,
+so the pipeline can validate them before anything heavy loads)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+from modules.images import ImageSpec
+
+LOSS_NAMES = ("non_saturating", "least_squares")
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+    latent_dim: int = 64
+    generator_filters: int = 64      # width at the full-resolution end
+    discriminator_filters: int = 64
+
+    def __post_init__(self):
+        for name in ("latent_dim", "generator_filters", "discriminator_filters"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerConfig:
+    """Everything `run_fn` reads from the Trainer's `custom_config`."""
+
+    image_size: int = 8
+    channels: int = 1
+    latent_dim: int = 64
+    generator_filters: int = 64
+    discriminator_filters: int = 64
+    batch_size: int = 64
+    generator_learning_rate: float = 2e-4
+    discriminator_learning_rate: float = 2e-4
+    adam_beta_1: float = 0.5
+    loss: str = "non_saturating"
+    seed: int = 0
+    log_every_steps: int = 500
+    sample_every_steps: int = 2000
+    sample_grid_size: int = 64
+    steps_per_execution: int = 10
+
+    def __post_init__(self):
+        ImageSpec(self.image_size, self.channels)
+        NetworkConfig(self.latent_dim, self.generator_filters, self.discriminator_filters)
+        if self.loss not in LOSS_NAMES:
+            raise ValueError(f"unknown GAN loss {self.loss!r}; choose one of {LOSS_NAMES}")
+        for name in ("batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",
+                     "steps_per_execution"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("generator_learning_rate", "discriminator_learning_rate"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @classmethod
+    def from_custom_config(cls, custom_config: Mapping[str, Any] | None) -> "TrainerConfig":
+        """Takes the fields this dataclass knows; other pipeline settings are ignored."""
+        names = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in (custom_config or {}).items() if k in names})
+
+    @property
+    def image_spec(self) -> ImageSpec:
+        return ImageSpec(self.image_size, self.channels)
+
+    @property
+    def network_config(self) -> NetworkConfig:
+        return NetworkConfig(self.latent_dim, self.generator_filters, self.discriminator_filters)

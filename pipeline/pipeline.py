@@ -1,0 +1,62 @@
+"""`create_pipeline()`: the one definition of the GAN pipeline every runner compiles."""
+from __future__ import annotations
+
+from tfx import v1 as tfx
+
+from components.fid_evaluator import FidEvaluator
+from components.image_example_gen import ImageExampleGen, split_output_config
+from pipeline import configs
+
+
+def create_pipeline(config: configs.PipelineConfig,
+                    metadata_connection_config=None) -> tfx.dsl.Pipeline:
+    """Ingest, validate, transform, train, score with FID, push when blessed."""
+    if config.input_format == "images":
+        example_gen = ImageExampleGen(config.data_dir, train_fraction=config.train_fraction)
+    else:
+        example_gen = tfx.components.ImportExampleGen(
+            input_base=config.data_dir,
+            output_config=split_output_config(config.train_fraction, partition_feature=None))
+
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
+                                          infer_feature_shape=True)
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=configs.PREPROCESSING_FN,
+        custom_config=config.transform_custom_config())
+
+    trainer = tfx.components.Trainer(
+        run_fn=configs.RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
+        custom_config=config.trainer_custom_config())
+
+    fid_evaluator = FidEvaluator(
+        transformed_examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        model=trainer.outputs["model"],
+        fid_threshold=config.fid_threshold,
+        num_samples=config.fid_num_samples,
+        seed=config.trainer.seed,
+        code_version=configs.code_version())
+
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=fid_evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)))
+
+    return tfx.dsl.Pipeline(
+        pipeline_name=configs.PIPELINE_NAME,
+        pipeline_root=config.pipeline_root,
+        components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
+                    trainer, fid_evaluator, pusher],
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_pipeline_args))
