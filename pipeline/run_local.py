@@ -76,8 +76,13 @@ def run(config: configs.PipelineConfig, runner: str = "local") -> None:
 
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     pipeline = create_pipeline(config, metadata_connection_config=metadata)
-    dag_runner = (tfx.orchestration.LocalDagRunner() if runner == "local"
-                  else tfx.orchestration.experimental.BeamDagRunner())
+    if runner == "local":
+        dag_runner = tfx.orchestration.LocalDagRunner()
+    else:
+        # tfx.v1 does not export BeamDagRunner; this path is the same in TFX 1.16 and 1.21.
+        from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+        dag_runner = BeamDagRunner()
     logging.set_verbosity(logging.INFO)
     dag_runner.run(pipeline)
 

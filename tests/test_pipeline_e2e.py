@@ -1,0 +1,114 @@
+"""The whole pipeline on a slice of the bundled digits, checked through MLMD and its artifacts."""
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipeline import bundled_data, configs, run_local
+from modules.training_config import TrainerConfig
+
+COMPONENTS = ("FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
+              "Transform", "Trainer", "FidEvaluator", "Pusher")
+
+# Runs in a fresh interpreter that imports nothing but TensorFlow.
+LOAD_PUSHED_MODEL = r"""
+import json, sys
+import tensorflow as tf
+serve = tf.saved_model.load(sys.argv[1]).signatures["serving_default"]
+latent_dim = serve.structured_input_signature[1]["noise"].shape[-1]
+images = serve(noise=tf.random.normal([5, latent_dim]))["images"].numpy()
+print(json.dumps({
+    "shape": list(images.shape), "min": float(images.min()), "max": float(images.max()),
+    "project_modules": sorted(m for m in sys.modules
+                              if m.split(".")[0] in ("modules", "components", "pipeline")),
+}))
+"""
+
+
+def node_executions(metadata_path):
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(connection)
+    by_node = {}
+    for context in store.get_contexts_by_type("node"):
+        node = context.name.split(".")[-1]
+        by_node[node] = sorted(store.get_executions_by_context(context.id), key=lambda e: e.id)
+    return store, by_node
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    bundled_data.write_digits(root / "digits", limit=600)
+    config = configs.PipelineConfig(
+        data_dir=str(root / "digits"), output_dir=str(root / "out"),
+        serving_dir=str(root / "serving"), train_steps=300, fid_threshold=1e9,
+        fid_num_samples=300,
+        trainer=dataclasses.replace(TrainerConfig(), log_every_steps=100, sample_every_steps=100))
+    run_local.run(config, runner="local")
+    return config
+
+
+@pytest.mark.e2e
+def test_every_component_ran_and_the_generator_was_blessed_and_pushed(pipeline_run):
+    from ml_metadata.proto import metadata_store_pb2
+
+    store, executions = node_executions(pipeline_run.metadata_path)
+    assert set(executions) == set(COMPONENTS)
+    for node in COMPONENTS:
+        assert [e.last_known_state for e in executions[node]] == [
+            metadata_store_pb2.Execution.COMPLETE], node
+
+    blessings = store.get_artifacts_by_type("ModelBlessing")
+    assert [b.custom_properties["blessed"].int_value for b in blessings] == [1]
+    pushed = store.get_artifacts_by_type("PushedModel")
+    assert [p.custom_properties["pushed"].int_value for p in pushed] == [1]
+
+    evaluation = store.get_artifacts_by_type("ModelEvaluation")[0]
+    with open(os.path.join(evaluation.uri, "metrics.json")) as source:
+        result = json.load(source)
+    assert result["blessed"] is True
+    assert 0 < result["fid"] < 1e9 and result["fid_real_floor"] < result["fid"]
+    assert result["num_generated"] == 300 and result["num_real_eval"] > 64
+    assert os.path.getsize(os.path.join(evaluation.uri, "generated_grid.png")) > 0
+
+    model_run = store.get_artifacts_by_type("ModelRun")[0]
+    assert os.path.isfile(os.path.join(model_run.uri, "sample_grid.png"))
+    assert os.listdir(os.path.join(model_run.uri, "samples"))
+    assert any(name.startswith("events.out.tfevents") for _, _, names in os.walk(model_run.uri)
+               for name in names)
+
+
+@pytest.mark.e2e
+def test_pushed_generator_serves_in_a_process_that_imports_only_tensorflow(pipeline_run):
+    versions = os.listdir(pipeline_run.serving_dir)
+    assert len(versions) == 1 and versions[0].isdigit()
+    version_dir = os.path.join(pipeline_run.serving_dir, versions[0])
+    assert os.path.isfile(os.path.join(version_dir, "saved_model.pb"))
+
+    completed = subprocess.run([sys.executable, "-c", LOAD_PUSHED_MODEL, version_dir],
+                               capture_output=True, text=True, timeout=300, cwd="/",
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert result["shape"] == [5, 8, 8, 1]
+    assert 0.0 <= result["min"] <= result["max"] <= 1.0
+    assert result["project_modules"] == []
+
+
+@pytest.mark.e2e
+def test_second_run_with_the_beam_runner_is_served_from_cache(pipeline_run):
+    from ml_metadata.proto import metadata_store_pb2
+
+    run_local.run(pipeline_run, runner="beam")
+    _, executions = node_executions(pipeline_run.metadata_path)
+    for node in COMPONENTS:
+        assert executions[node][-1].last_known_state == metadata_store_pb2.Execution.CACHED, node
+    assert len(os.listdir(pipeline_run.serving_dir)) == 1
