@@ -122,7 +122,8 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
     with tf.io.gfile.GFile(os.path.join(evaluation_dir, METRICS_FILE), "w") as out:
         json.dump(result, out, indent=2, allow_nan=True)
     save_sample_grid(os.path.join(evaluation_dir, GENERATED_GRID_FILE), generated[:GRID_IMAGES])
-    save_sample_grid(os.path.join(evaluation_dir, REAL_GRID_FILE), eval_pixels[:GRID_IMAGES])
+    grid_sample = np.random.default_rng(config.seed).permutation(len(eval_pixels))[:GRID_IMAGES]
+    save_sample_grid(os.path.join(evaluation_dir, REAL_GRID_FILE), eval_pixels[grid_sample])
     logging.info("FID evaluation: %s", json.dumps(result))
     return result
 
