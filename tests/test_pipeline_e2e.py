@@ -112,3 +112,36 @@ def test_second_run_with_the_beam_runner_is_served_from_cache(pipeline_run):
     for node in COMPONENTS:
         assert executions[node][-1].last_known_state == metadata_store_pb2.Execution.CACHED, node
     assert len(os.listdir(pipeline_run.serving_dir)) == 1
+
+
+@pytest.mark.e2e
+def test_tfrecord_input_with_its_own_image_feature_name_and_rgb_16x16(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    bundled_data.write_digits(tmp_path / "digits", limit=600)
+    records = tmp_path / "records"
+    records.mkdir()
+    with tf.io.TFRecordWriter(str(records / "digits.tfrecord")) as writer:
+        for path in sorted((tmp_path / "digits").glob("*/*.png")):
+            writer.write(tf.train.Example(features=tf.train.Features(feature={
+                "image_png": tf.train.Feature(bytes_list=tf.train.BytesList(
+                    value=[path.read_bytes()])),
+                "label": tf.train.Feature(bytes_list=tf.train.BytesList(
+                    value=[path.parent.name.encode()])),
+            })).SerializeToString())
+    config = configs.PipelineConfig(
+        data_dir=str(records), input_format="tfrecord", image_feature="image_png",
+        output_dir=str(tmp_path / "out"), serving_dir=str(tmp_path / "serving"),
+        image_size=16, channels=3, train_steps=40, fid_threshold=1e9, fid_num_samples=200,
+        trainer=dataclasses.replace(TrainerConfig(), log_every_steps=20, sample_every_steps=20))
+
+    run_local.run(config, runner="local")
+
+    _, executions = node_executions(config.metadata_path)
+    assert "ImportExampleGen" in executions and "FidEvaluator" in executions
+    (version,) = os.listdir(config.serving_dir)
+    serve = tf.saved_model.load(os.path.join(config.serving_dir, version)).signatures[
+        "serving_default"]
+    images = serve(noise=tf.zeros([2, TrainerConfig().latent_dim]))["images"].numpy()
+    assert images.shape == (2, 16, 16, 3) and np.all((images >= 0) & (images <= 1))
