@@ -1,6 +1,7 @@
 """Reading Transform's output: transformed tf.Examples to pixel batches or arrays."""
 from __future__ import annotations
 
+import hashlib
 from typing import Sequence
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
@@ -54,3 +55,15 @@ def load_split(file_patterns: Sequence[str], tf_transform_output: tft.TFTransfor
 def split_file_patterns(examples_uri: str, split: str) -> list[str]:
     """The file pattern of one split of an Examples artifact (`Split-<name>/*`)."""
     return [f"{examples_uri}/Split-{split}/*"]
+
+
+def fingerprint(file_patterns: Sequence[str]) -> str:
+    """Identifies the training data by its files' paths and sizes.
+
+    TFX artifact URIs are never reused, so paths and sizes identify a data
+    version without reading (possibly many gigabytes of) content.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(tf.io.gfile.glob(list(file_patterns))):
+        digest.update(f"{path}\t{tf.io.gfile.stat(path).length}\n".encode())
+    return digest.hexdigest()

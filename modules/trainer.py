@@ -116,5 +116,11 @@ def run_fn(fn_args) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     gan = train(config, fn_args.train_files, tf_transform_output, fn_args.train_steps,
                 fn_args.model_run_dir)
-    export_generator(gan.generator, fn_args.serving_model_dir)
+    export_generator(gan.generator, fn_args.serving_model_dir, {
+        "latent_dim": config.latent_dim,
+        "image_size": config.image_size,
+        "channels": config.channels,
+        "training_data_fingerprint": data.fingerprint(fn_args.train_files),
+        "fid": None,  # filled in by the pusher, from the evaluation that blessed the model
+    })
     logging.info("Exported the generator to %s", fn_args.serving_model_dir)
