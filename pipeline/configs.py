@@ -36,6 +36,7 @@ class PipelineConfig:
     train_steps: int = 6000
     fid_threshold: float = 5.0
     fid_num_samples: int = 1000
+    keep_versions: int = 5                # pushed versions kept in serving_dir
     trainer: TrainerConfig = TrainerConfig()
     beam_pipeline_args: tuple[str, ...] = ("--runner=FnApiRunner",)
     enable_cache: bool = True
@@ -48,6 +49,8 @@ class PipelineConfig:
             raise ValueError(f"train_fraction must be between 0 and 1, got {self.train_fraction}")
         if self.train_steps < 1:
             raise ValueError(f"train_steps must be at least 1, got {self.train_steps}")
+        if self.keep_versions < 1:
+            raise ValueError(f"keep_versions must be at least 1, got {self.keep_versions}")
         if self.fid_num_samples < 2:
             raise ValueError(f"fid_num_samples must be at least 2, got {self.fid_num_samples}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from tfx import v1 as tfx
 
 from components.fid_evaluator import FidEvaluator
+from components.generator_pusher import GeneratorPusher
 from components.image_example_gen import ImageExampleGen, split_output_config
 from pipeline import configs
 
@@ -46,11 +47,12 @@ def create_pipeline(config: configs.PipelineConfig,
         seed=config.trainer.seed,
         code_version=configs.code_version())
 
-    pusher = tfx.components.Pusher(
+    pusher = GeneratorPusher(
         model=trainer.outputs["model"],
         model_blessing=fid_evaluator.outputs["blessing"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)))
+        evaluation=fid_evaluator.outputs["evaluation"],
+        serving_dir=config.serving_dir,
+        keep_versions=config.keep_versions)
 
     return tfx.dsl.Pipeline(
         pipeline_name=configs.PIPELINE_NAME,

@@ -39,6 +39,8 @@ def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
     parser.add_argument("--fid-threshold", type=float, default=defaults.fid_threshold)
     parser.add_argument("--fid-samples", type=int, default=defaults.fid_num_samples)
     parser.add_argument("--train-fraction", type=float, default=defaults.train_fraction)
+    parser.add_argument("--keep-versions", type=int, default=defaults.keep_versions,
+                        help="pushed versions to keep in the serving folder")
     parser.add_argument("--runner", choices=RUNNERS, default="local",
                         help="LocalDagRunner (local) or BeamDagRunner (beam)")
     parser.add_argument("--no-cache", action="store_true", help="rerun every component")
@@ -60,6 +62,7 @@ def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
         fid_threshold=args.fid_threshold,
         fid_num_samples=args.fid_samples,
         train_fraction=args.train_fraction,
+        keep_versions=args.keep_versions,
         trainer=dataclasses.replace(defaults.trainer, batch_size=args.batch_size),
         beam_pipeline_args=tuple(args.beam_arg or defaults.beam_pipeline_args),
         enable_cache=not args.no_cache)

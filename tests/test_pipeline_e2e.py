@@ -11,7 +11,7 @@ from pipeline import bundled_data, configs, run_local
 from modules.training_config import TrainerConfig
 
 COMPONENTS = ("FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
-              "Transform", "Trainer", "FidEvaluator", "Pusher")
+              "Transform", "Trainer", "FidEvaluator", "GeneratorPusher")
 
 # Runs in a fresh interpreter that imports nothing but TensorFlow.
 LOAD_PUSHED_MODEL = r"""
