@@ -2,8 +2,10 @@
 VENV_PYTHON := .venv/bin/python
 RUN_ARGS ?=
 PYTEST_ARGS ?=
+# Each runs as `python -m benchmarks.<name>` and prints its figures.
+BENCHMARKS := serving
 
-.PHONY: setup run test lock clean
+.PHONY: setup run test bench lock clean
 
 setup:  ## create or update .venv from the lock that fits this host
 	@scripts/setup.sh
@@ -13,6 +15,10 @@ run: setup  ## the whole pipeline on the bundled digits; pushes a generator
 
 test: setup  ## unit tests and the end-to-end pipeline test
 	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
+
+bench: setup  ## print speed figures (see benchmarks/)
+	@for name in $(BENCHMARKS); do echo "== benchmarks.$$name"; \
+	  $(VENV_PYTHON) -m benchmarks.$$name 2>/dev/null || exit 1; done
 
 lock:  ## regenerate both stacks' locks from requirements/*.in
 	scripts/lock.sh

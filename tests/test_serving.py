@@ -153,6 +153,8 @@ def test_rest_row_and_columnar_predict_follow_the_contract(serving_dir):
         columns = post({"inputs": {"noise": noise}})["outputs"]
         generated = post({"signature_name": "generate",
                           "inputs": {"num_samples": 3, "seed": 5}})["outputs"]
+        metadata = post({"signature_name": "metadata", "inputs": {}})["outputs"]
+    assert json.loads(metadata) == {**METADATA, "fid": 1.5}
     assert np.array(rows).shape == (2, 16, 16, 3)
     np.testing.assert_allclose(rows, columns, atol=1e-6)
     assert len(generated["images_png_bytes"]) == 3

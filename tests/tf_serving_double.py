@@ -86,7 +86,7 @@ def predict_json(repository: ModelRepository, version: int | None, body: dict) -
     if missing:
         raise ValueError(f"Missing input(s): {sorted(missing)}")
     tensors = {name: tf.constant(columns[name], dtype=specs[name].dtype) for name in specs}
-    outputs = {alias: tensor.numpy() for alias, tensor in signature(**tensors).items()}
+    outputs = {alias: np.asarray(tensor.numpy()) for alias, tensor in signature(**tensors).items()}
     if "instances" in body:
         count = len(next(iter(outputs.values())))
         rows = [{alias: _encode(alias, np.asarray(value[i])) for alias, value in outputs.items()}
