@@ -1,5 +1,4 @@
 """The FID evaluation component: blesses the trained generator or rejects it."""
-
 import os
 
 from tfx import v1 as tfx
@@ -25,26 +24,37 @@ def FidEvaluator(
     fid_threshold: Parameter[float],
     num_samples: Parameter[int] = 1000,
     seed: Parameter[int] = 0,
+    extractor: Parameter[str] = "domain_classifier",
+    extractor_path: Parameter[str] = "",
+    cache_dir: Parameter[str] = "",
+    serving_dir: Parameter[str] = "",
+    baseline_tolerance: Parameter[float] = 0.0,
     code_version: Parameter[str] = "",
 ) -> None:
-    """Scores `num_samples` generated images against the eval split with FID and KID.
+    """Scores `num_samples` generated images against the eval split (FID, KID,
+    precision/recall) and blesses the model when FID is within `fid_threshold`
+    and not worse than the served generator's (from `serving_dir`) by more than
+    `baseline_tolerance`.
 
-    Writes `metrics.json` and sample grids into `evaluation`, and a `blessing`
-    that Pusher accepts (custom property `blessed` = 1) when FID is finite and
-    at most `fid_threshold`. `code_version` only keys the cache to our code.
+    Writes `metrics.json`, sample grids and `report.html` into `evaluation`,
+    and a `blessing` that Pusher accepts (custom property `blessed` = 1).
+    `code_version` only keys the cache to our code.
     """
     del code_version
+    config = fid_evaluation.EvaluationConfig(
+        fid_threshold=fid_threshold, num_samples=num_samples, seed=seed, extractor=extractor,
+        extractor_path=extractor_path, cache_dir=cache_dir, serving_dir=serving_dir,
+        baseline_tolerance=baseline_tolerance)
     result = fid_evaluation.evaluate(
         transformed_examples.uri, transform_graph.uri,
-        os.path.join(model.uri, SERVING_MODEL_SUBDIR),
-        fid_evaluation.EvaluationConfig(fid_threshold=fid_threshold, num_samples=num_samples,
-                                        seed=seed),
-        evaluation.uri)
+        os.path.join(model.uri, SERVING_MODEL_SUBDIR), config, evaluation.uri)
     fid_evaluation.write_blessing(blessing.uri, result["blessed"])
     blessing.set_int_custom_property("blessed", int(result["blessed"]))
     blessing.set_float_custom_property("fid", result["fid"])
     blessing.set_float_custom_property("fid_threshold", fid_threshold)
+    if result["baseline_fid"] is not None:
+        blessing.set_float_custom_property("baseline_fid", result["baseline_fid"])
+        blessing.set_int_custom_property("baseline_version", result["baseline_version"])
     blessing.set_string_custom_property("reason", result["reason"])
-    evaluation.set_float_custom_property("fid", result["fid"])
-    evaluation.set_float_custom_property("kid_mean", result["kid_mean"])
-    evaluation.set_float_custom_property("fid_real_floor", result["fid_real_floor"])
+    for name in ("fid", "kid_mean", "precision", "recall", "fid_real_floor"):
+        evaluation.set_float_custom_property(name, result[name])

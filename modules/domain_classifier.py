@@ -34,12 +34,17 @@ class DomainClassifier:
     extractor: keras.Model
     holdout_accuracy: float
 
+    @classmethod
+    def from_model(cls, model: keras.Model, holdout_accuracy: float) -> "DomainClassifier":
+        return cls(model, keras.Model(model.input, model.get_layer(FEATURES_LAYER).output),
+                   holdout_accuracy)
+
     def features(self, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """float64 features [N, feature_dim] of images in [-1, 1]."""
         return self.extractor.predict(pixels, batch_size=batch_size, verbose=0).astype(np.float64)
 
 
-def _build(spec: ImageSpec, num_classes: int, config: ClassifierConfig) -> keras.Model:
+def build_classifier(spec: ImageSpec, num_classes: int, config: ClassifierConfig) -> keras.Model:
     images = keras.Input(spec.shape)
     x = images
     filters = 32
@@ -72,11 +77,10 @@ def train_domain_classifier(pixels: np.ndarray, label_ids: np.ndarray, spec: Ima
     pixels, label_ids = pixels[order], label_ids[order]
     holdout = max(1, len(pixels) // 10)
     keras.utils.set_random_seed(config.seed)
-    model = _build(spec, int(label_ids.max()) + 1, config)
+    model = build_classifier(spec, int(label_ids.max()) + 1, config)
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(pixels[holdout:], label_ids[holdout:], epochs=config.epochs,
               batch_size=config.batch_size, shuffle=True, verbose=0)
     _, accuracy = model.evaluate(pixels[:holdout], label_ids[:holdout], verbose=0)
-    extractor = keras.Model(model.input, model.get_layer(FEATURES_LAYER).output)
-    return DomainClassifier(model, extractor, float(accuracy))
+    return DomainClassifier.from_model(model, float(accuracy))

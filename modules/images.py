@@ -67,22 +67,30 @@ def upscale_nearest(pixels: np.ndarray, factor: int) -> np.ndarray:
     return np.repeat(np.repeat(pixels, factor, axis=0), factor, axis=1)
 
 
-def write_png(path: str, pixels: np.ndarray) -> None:
-    """Writes a uint8 [H, W, C] array as PNG to any path TensorFlow's gfile can open."""
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """PNG encoding of a uint8 [H, W, C] array (C = 1 or 3)."""
     import io
 
     from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def write_png(path: str, pixels: np.ndarray) -> None:
+    """Writes a uint8 [H, W, C] array as PNG to any path TensorFlow's gfile can open."""
     import tensorflow as tf
 
-    image = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
     with tf.io.gfile.GFile(path, "wb") as out:
-        out.write(buffer.getvalue())
+        out.write(png_bytes(pixels))
 
 
-def save_sample_grid(path: str, images: np.ndarray, min_cell_pixels: int = 32) -> None:
+def viewable_grid(pixels: np.ndarray, min_cell_pixels: int = 32) -> np.ndarray:
+    """A grid of uint8 images, upscaled so that tiny images stay legible."""
+    return upscale_nearest(make_grid(pixels), max(1, min_cell_pixels // pixels.shape[1]))
+
+
+def save_sample_grid(path: str, images: np.ndarray) -> None:
     """Writes generated or real images in [-1, 1] as one PNG grid, upscaled for viewing."""
-    grid = make_grid(to_uint8(images))
-    factor = max(1, min_cell_pixels // images.shape[1])
-    write_png(path, upscale_nearest(grid, factor))
+    write_png(path, viewable_grid(to_uint8(images)))

@@ -12,6 +12,8 @@ import dataclasses
 import numpy as np
 from scipy import linalg
 
+# Feature extractors the evaluator can use (implemented in components/extractors.py).
+FID_EXTRACTORS = ("domain_classifier", "inception", "saved_model")
 SQRTM_OFFSET = 1e-6
 MAX_IMAGINARY_COMPONENT = 1e-3
 
@@ -90,3 +92,52 @@ def kid(real_activations: np.ndarray, fake_activations: np.ndarray, subsets: int
               for _ in range(subsets)]
     return KernelInceptionDistance(float(np.mean(values)), float(np.std(values)), subsets,
                                    subset_size)
+
+
+@dataclasses.dataclass(frozen=True)
+class PrecisionRecall:
+    precision: float
+    recall: float
+    k: int
+
+
+def _kth_neighbour_radii(features: np.ndarray, k: int, batch: int) -> np.ndarray:
+    """Distance from each point to its k-th nearest other point of the same set."""
+    radii = np.empty(len(features))
+    for start in range(0, len(features), batch):
+        distances = _pairwise_distances(features[start:start + batch], features)
+        # Column 0 of the sorted row is the point itself (distance 0).
+        radii[start:start + batch] = np.partition(distances, k, axis=1)[:, k]
+    return radii
+
+
+def _pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    squared = (np.sum(a ** 2, axis=1)[:, None] + np.sum(b ** 2, axis=1)[None, :]
+               - 2.0 * a @ b.T)
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def _coverage(manifold: np.ndarray, radii: np.ndarray, probes: np.ndarray, batch: int) -> float:
+    """Fraction of probes inside at least one manifold point's k-NN ball."""
+    inside = np.zeros(len(probes), bool)
+    for start in range(0, len(probes), batch):
+        distances = _pairwise_distances(probes[start:start + batch], manifold)
+        inside[start:start + batch] = np.any(distances <= radii[None, :], axis=1)
+    return float(inside.mean())
+
+
+def precision_recall(real_features: np.ndarray, fake_features: np.ndarray, k: int = 3,
+                     batch: int = 1000) -> PrecisionRecall:
+    """Improved precision and recall (Kynkäänniemi et al. 2019) with k-NN manifolds.
+
+    Precision: how many generated samples fall on the real manifold (quality).
+    Recall: how many real samples fall on the generated manifold (coverage; a
+    collapsed generator has low recall even when its FID looks fine).
+    """
+    real = np.asarray(real_features, np.float64)
+    fake = np.asarray(fake_features, np.float64)
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"precision/recall with k={k} needs more than {k} samples per set")
+    precision = _coverage(real, _kth_neighbour_radii(real, k, batch), fake, batch)
+    recall = _coverage(fake, _kth_neighbour_radii(fake, k, batch), real, batch)
+    return PrecisionRecall(precision, recall, k)

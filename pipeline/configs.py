@@ -7,6 +7,7 @@ import os
 import pathlib
 
 from modules.images import ImageSpec
+from modules.metrics import FID_EXTRACTORS
 from modules.training_config import TrainerConfig
 
 PIPELINE_NAME = "gan-pipeline"
@@ -36,6 +37,9 @@ class PipelineConfig:
     train_steps: int = 6000
     fid_threshold: float = 5.0
     fid_num_samples: int = 1000
+    fid_extractor: str = "domain_classifier"   # or "inception", "saved_model"
+    fid_extractor_path: str = ""          # Inception weights / extractor model (path or URL)
+    fid_baseline_tolerance: float = 0.0   # bless only if FID <= served FID * (1 + tolerance)
     keep_versions: int = 5                # pushed versions kept in serving_dir
     trainer: TrainerConfig = TrainerConfig()
     beam_pipeline_args: tuple[str, ...] = ("--runner=FnApiRunner",)
@@ -49,6 +53,13 @@ class PipelineConfig:
             raise ValueError(f"train_fraction must be between 0 and 1, got {self.train_fraction}")
         if self.train_steps < 1:
             raise ValueError(f"train_steps must be at least 1, got {self.train_steps}")
+        if self.fid_extractor not in FID_EXTRACTORS:
+            raise ValueError(f"fid_extractor must be one of {FID_EXTRACTORS}, "
+                             f"got {self.fid_extractor!r}")
+        if self.fid_extractor != "domain_classifier" and not self.fid_extractor_path:
+            raise ValueError(f"the {self.fid_extractor} FID extractor needs fid_extractor_path")
+        if self.fid_baseline_tolerance < 0:
+            raise ValueError("fid_baseline_tolerance must be >= 0")
         if self.keep_versions < 1:
             raise ValueError(f"keep_versions must be at least 1, got {self.keep_versions}")
         if self.fid_num_samples < 2:
@@ -57,6 +68,10 @@ class PipelineConfig:
     @property
     def pipeline_root(self) -> str:
         return os.path.join(self.output_dir, "pipeline_root")
+
+    @property
+    def fid_cache_dir(self) -> str:
+        return os.path.join(self.output_dir, "fid_cache")
 
     @property
     def metadata_path(self) -> str:

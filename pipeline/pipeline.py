@@ -45,6 +45,11 @@ def create_pipeline(config: configs.PipelineConfig,
         fid_threshold=config.fid_threshold,
         num_samples=config.fid_num_samples,
         seed=config.trainer.seed,
+        extractor=config.fid_extractor,
+        extractor_path=config.fid_extractor_path,
+        cache_dir=config.fid_cache_dir,
+        serving_dir=config.serving_dir,
+        baseline_tolerance=config.fid_baseline_tolerance,
         code_version=configs.code_version())
 
     pusher = GeneratorPusher(

@@ -11,6 +11,7 @@ import glob
 import json
 import os
 
+from modules.metrics import FID_EXTRACTORS
 from pipeline import bundled_data, configs
 
 RUNNERS = ("local", "beam")
@@ -38,6 +39,13 @@ def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
     parser.add_argument("--batch-size", type=int, default=defaults.trainer.batch_size)
     parser.add_argument("--fid-threshold", type=float, default=defaults.fid_threshold)
     parser.add_argument("--fid-samples", type=int, default=defaults.fid_num_samples)
+    parser.add_argument("--fid-extractor", default=defaults.fid_extractor,
+                        choices=FID_EXTRACTORS)
+    parser.add_argument("--fid-extractor-path", default=defaults.fid_extractor_path,
+                        help="inception: path or URL of classify_image_graph_def.pb or "
+                             "inception-2015-12-05.tgz; saved_model: the model's path")
+    parser.add_argument("--fid-tolerance", type=float, default=defaults.fid_baseline_tolerance,
+                        help="bless only if FID <= served FID * (1 + tolerance)")
     parser.add_argument("--train-fraction", type=float, default=defaults.train_fraction)
     parser.add_argument("--keep-versions", type=int, default=defaults.keep_versions,
                         help="pushed versions to keep in the serving folder")
@@ -61,6 +69,9 @@ def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
         train_steps=args.train_steps,
         fid_threshold=args.fid_threshold,
         fid_num_samples=args.fid_samples,
+        fid_extractor=args.fid_extractor,
+        fid_extractor_path=args.fid_extractor_path,
+        fid_baseline_tolerance=args.fid_tolerance,
         train_fraction=args.train_fraction,
         keep_versions=args.keep_versions,
         trainer=dataclasses.replace(defaults.trainer, batch_size=args.batch_size),
@@ -101,10 +112,14 @@ def summarize(config: configs.PipelineConfig) -> str:
     if metrics_path:
         with open(metrics_path) as source:
             result = json.load(source)
-        lines += [f"FID metrics:        {metrics_path}",
+        baseline = ("nothing served before" if result["baseline_fid"] is None else
+                    f"served version {result['baseline_version']}: {result['baseline_fid']:.4f}")
+        lines += [f"Evaluation report:  {os.path.join(os.path.dirname(metrics_path), 'report.html')}",
                   f"FID:                {result['fid']:.4f} (real-vs-real floor "
-                  f"{result['fid_real_floor']:.4f}, threshold {result['fid_threshold']})",
+                  f"{result['fid_real_floor']:.4f}, threshold {result['fid_threshold']}, "
+                  f"{baseline})",
                   f"KID:                {result['kid_mean']:.5f} ± {result['kid_std']:.5f}",
+                  f"Precision/recall:   {result['precision']:.3f} / {result['recall']:.3f}",
                   f"Decision:           {'BLESSED' if result['blessed'] else 'NOT blessed'}: "
                   f"{result['reason']}"]
     grid = newest("Trainer/model_run/*/sample_grid.png")

@@ -21,7 +21,7 @@ import urllib.request
 import numpy as np
 from PIL import Image
 
-from modules.images import make_grid, upscale_nearest
+from modules.images import png_bytes, viewable_grid
 
 GENERATE_SIGNATURE = "generate"
 PNG_OUTPUT = "images_png_bytes"
@@ -84,8 +84,8 @@ def write_grid(png_images: list[bytes], path: str, min_cell_pixels: int = 32) ->
         image = np.asarray(Image.open(io.BytesIO(png)))
         pixels.append(image[..., None] if image.ndim == 2 else image)
     stacked = np.stack(pixels)
-    grid = upscale_nearest(make_grid(stacked), max(1, min_cell_pixels // stacked.shape[1]))
-    Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid).save(path, format="PNG")
+    with open(path, "wb") as out:
+        out.write(png_bytes(viewable_grid(stacked, min_cell_pixels)))
     return stacked
 
 

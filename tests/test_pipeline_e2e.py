@@ -77,7 +77,14 @@ def test_every_component_ran_and_the_generator_was_blessed_and_pushed(pipeline_r
     assert result["blessed"] is True
     assert 0 < result["fid"] < 1e9 and result["fid_real_floor"] < result["fid"]
     assert result["num_generated"] == 300 and result["num_real_eval"] > 64
-    assert os.path.getsize(os.path.join(evaluation.uri, "generated_grid.png")) > 0
+    assert 0 <= result["precision"] <= 1 and 0 <= result["recall"] <= 1
+    assert result["baseline_fid"] is None and result["baseline_source"] == "nothing is served yet"
+    for name in ("generated_grid.png", "real_grid.png", "report.html"):
+        assert os.path.getsize(os.path.join(evaluation.uri, name)) > 0
+    served_version = os.listdir(pipeline_run.serving_dir)[0]
+    with open(os.path.join(pipeline_run.serving_dir, served_version, "assets.extra",
+                           "evaluation.json")) as source:
+        assert json.load(source)["fid"] == result["fid"]
 
     model_run = store.get_artifacts_by_type("ModelRun")[0]
     assert os.path.isfile(os.path.join(model_run.uri, "sample_grid.png"))

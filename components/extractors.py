@@ -1,0 +1,222 @@
+"""Feature extractors for FID, KID and precision/recall, chosen by configuration.
+
+Every extractor takes uint8 images [N, H, W, C] (real and generated images are
+quantized identically before they get here) and returns float64 features
+[N, D]. `identity` changes whenever the features could change (other weights,
+other code), so cached real statistics are keyed by it.
+
+- `domain_classifier`: a small classifier trained with a fixed seed on the
+  training split (no downloads; needs labeled data).
+- `inception`: Inception-v3 with the standard FID weights, the 2015-12-05 graph
+  that TTUR, pytorch-fid and TF-GAN use, read from a path or URL the user gives
+  (`classify_image_graph_def.pb`, or the `inception-2015-12-05.tgz` that holds
+  it). Features are `pool_3` (2048-d); images are fed as 0..255 floats into the
+  graph's `ExpandDims` tensor, so the graph's own bilinear resize to 299x299
+  applies, as in the reference implementation. Grayscale is repeated to RGB.
+- `saved_model`: any SavedModel (or Keras `.keras`/`.h5` file). Contract: its
+  `serving_default` signature takes one float32 tensor [N, H, W, C] of 0..255
+  values at the pipeline's image size and channels, and returns one tensor
+  whose leading dimension is N (flattened to [N, D]); with several outputs,
+  name the one to use as `PATH#output_name`.
+"""
+from __future__ import annotations
+
+import abc
+import hashlib
+import io
+import os
+import tarfile
+import urllib.request
+
+import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
+import numpy as np
+import tensorflow as tf
+
+from modules import domain_classifier
+from modules.domain_classifier import (ClassifierConfig, DomainClassifier, build_classifier,
+                                       train_domain_classifier)
+from modules.images import ImageSpec, from_uint8
+from modules.metrics import FID_EXTRACTORS
+
+EXTRACTORS = FID_EXTRACTORS
+EXTRACTOR_PATH_SETTING = "fid_extractor_path (--fid-extractor-path)"
+INCEPTION_GRAPH_FILE = "classify_image_graph_def.pb"
+INCEPTION_INPUT = "ExpandDims:0"
+INCEPTION_FEATURES = "pool_3:0"
+
+
+class ExtractorError(ValueError):
+    """The configured extractor cannot be used; the message names the setting."""
+
+
+def sha256_hex(*parts: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
+
+
+def pixels_fingerprint(pixels: np.ndarray, labels: np.ndarray | None = None) -> str:
+    """Identifies a set of images (and labels) independently of its order."""
+    per_image = sorted(
+        sha256_hex(np.ascontiguousarray(image).tobytes(),
+                   b"" if labels is None else str(int(labels[i])).encode())
+        for i, image in enumerate(pixels))
+    return sha256_hex(str(pixels.shape[1:]).encode(), "".join(per_image).encode())
+
+
+class FeatureExtractor(abc.ABC):
+    identity: str
+
+    @abc.abstractmethod
+    def features(self, pixels: np.ndarray) -> np.ndarray:
+        """uint8 images [N, H, W, C] to float64 features [N, D]."""
+
+
+class DomainClassifierExtractor(FeatureExtractor):
+    def __init__(self, classifier: DomainClassifier, identity: str):
+        self.classifier = classifier
+        self.identity = identity
+
+    def features(self, pixels):
+        return self.classifier.features(from_uint8(pixels))
+
+
+class InceptionExtractor(FeatureExtractor):
+    def __init__(self, source: str, batch_size: int = 50):
+        graph_bytes = _read_inception_graph(source)
+        self.identity = "inception:" + sha256_hex(graph_bytes)[:16]
+        self.batch_size = batch_size
+        graph_def = tf.compat.v1.GraphDef()
+        try:
+            graph_def.ParseFromString(graph_bytes)
+        except Exception as error:  # protobuf raises DecodeError, a private type
+            raise ExtractorError(f"{source!r} is not a TensorFlow GraphDef ({error}); set "
+                                 f"{EXTRACTOR_PATH_SETTING} to the Inception FID graph") from None
+
+        def pool3(images):
+            (features,) = tf.compat.v1.import_graph_def(
+                graph_def, input_map={INCEPTION_INPUT: images},
+                return_elements=[INCEPTION_FEATURES], name="inception")
+            return features
+
+        try:
+            self._pool3 = tf.compat.v1.wrap_function(
+                pool3, [tf.TensorSpec([None, None, None, 3], tf.float32)])
+        except (ValueError, KeyError) as error:
+            raise ExtractorError(
+                f"the graph from {source!r} lacks the Inception FID tensors "
+                f"{INCEPTION_INPUT} and {INCEPTION_FEATURES} ({error})") from None
+
+    def features(self, pixels):
+        rgb = np.repeat(pixels, 3, axis=-1) if pixels.shape[-1] == 1 else pixels
+        batches = [self._pool3(tf.constant(rgb[start:start + self.batch_size], tf.float32))
+                   for start in range(0, len(rgb), self.batch_size)]
+        return np.concatenate([np.reshape(b.numpy(), (len(b), -1)) for b in batches]
+                              ).astype(np.float64)
+
+
+class SavedModelExtractor(FeatureExtractor):
+    def __init__(self, location: str):
+        path, _, output_name = location.partition("#")
+        self.output_name = output_name or None
+        try:
+            if path.endswith((".keras", ".h5")):
+                from modules.keras import keras
+
+                self._call = keras.models.load_model(path, compile=False)
+                fingerprint_file = path
+            else:
+                self._call = tf.saved_model.load(path).signatures["serving_default"]
+                fingerprint_file = os.path.join(path, "saved_model.pb")
+            with tf.io.gfile.GFile(fingerprint_file, "rb") as source:
+                weights_id = sha256_hex(source.read())[:16]
+        except (OSError, KeyError, ValueError, tf.errors.OpError) as error:
+            raise ExtractorError(f"cannot load a feature extractor model from {path!r} "
+                                 f"(setting {EXTRACTOR_PATH_SETTING}): {error}") from None
+        self.identity = f"saved_model:{weights_id}:{self.output_name or ''}"
+
+    def features(self, pixels):
+        batches = []
+        for start in range(0, len(pixels), 256):
+            batch = tf.constant(pixels[start:start + 256], tf.float32)
+            if isinstance(self._call, tf.types.experimental.ConcreteFunction):
+                outputs = self._call(batch)
+                if self.output_name:
+                    result = outputs[self.output_name]
+                elif len(outputs) == 1:
+                    (result,) = outputs.values()
+                else:
+                    raise ExtractorError(
+                        f"the extractor model has outputs {sorted(outputs)}; name one as "
+                        f"PATH#output in {EXTRACTOR_PATH_SETTING}")
+            else:
+                result = self._call(batch, training=False)
+            batches.append(np.reshape(np.asarray(result), (len(batch), -1)))
+        return np.concatenate(batches).astype(np.float64)
+
+
+def _read_bytes(source: str) -> bytes:
+    if source.startswith(("http://", "https://")):
+        with urllib.request.urlopen(source, timeout=120) as response:
+            return response.read()
+    with tf.io.gfile.GFile(source, "rb") as stream:
+        return stream.read()
+
+
+def _read_inception_graph(source: str) -> bytes:
+    if not source:
+        raise ExtractorError(f"the inception extractor needs {EXTRACTOR_PATH_SETTING}: a path "
+                             f"or URL of {INCEPTION_GRAPH_FILE} or inception-2015-12-05.tgz")
+    try:
+        content = _read_bytes(source)
+    except (OSError, tf.errors.OpError, ValueError) as error:
+        raise ExtractorError(f"cannot read the Inception-v3 FID weights from {source!r} "
+                             f"(setting {EXTRACTOR_PATH_SETTING}): {error}") from None
+    if source.endswith((".tgz", ".tar.gz")):
+        try:
+            with tarfile.open(fileobj=io.BytesIO(content)) as archive:
+                member = next(m for m in archive.getmembers()
+                              if os.path.basename(m.name) == INCEPTION_GRAPH_FILE)
+                return archive.extractfile(member).read()
+        except (tarfile.TarError, StopIteration):
+            raise ExtractorError(f"{source!r} is not an archive holding {INCEPTION_GRAPH_FILE} "
+                                 f"(setting {EXTRACTOR_PATH_SETTING})") from None
+    return content
+
+
+def domain_classifier_extractor(train_pixels: np.ndarray, train_labels: np.ndarray,
+                                seed: int, cache) -> DomainClassifierExtractor:
+    """Trains the classifier once per training set and seed; later runs load it from cache."""
+    spec = ImageSpec(train_pixels.shape[1], train_pixels.shape[3])
+    config = ClassifierConfig(seed=seed)
+    with open(domain_classifier.__file__, "rb") as source:
+        code = source.read()
+    key = sha256_hex(pixels_fingerprint(train_pixels, train_labels).encode(),
+                     repr(config).encode(), code)[:24]
+    identity = f"domain_classifier:{key}"
+    stored = cache.load(f"classifier-{key}") if cache else None
+    if stored is not None:
+        model = build_classifier(spec, int(stored["num_classes"]), config)
+        model.set_weights([stored[f"w{i}"] for i in range(len(model.weights))])
+        classifier = DomainClassifier.from_model(model, float(stored["holdout_accuracy"]))
+    else:
+        classifier = train_domain_classifier(from_uint8(train_pixels), train_labels, spec, config)
+        if cache:
+            cache.save(f"classifier-{key}", num_classes=classifier.model.output_shape[-1],
+                       holdout_accuracy=classifier.holdout_accuracy,
+                       **{f"w{i}": w for i, w in enumerate(classifier.model.get_weights())})
+    return DomainClassifierExtractor(classifier, identity)
+
+
+def build_extractor(name: str, path: str, train_pixels: np.ndarray, train_labels: np.ndarray,
+                    seed: int, cache) -> FeatureExtractor:
+    if name == "domain_classifier":
+        return domain_classifier_extractor(train_pixels, train_labels, seed, cache)
+    if name == "inception":
+        return InceptionExtractor(path)
+    if name == "saved_model":
+        if not path:
+            raise ExtractorError(f"the saved_model extractor needs {EXTRACTOR_PATH_SETTING}")
+        return SavedModelExtractor(path)
+    raise ExtractorError(f"unknown FID extractor {name!r}; choose one of {EXTRACTORS}")

@@ -1,0 +1,258 @@
+"""FID evaluation: the math against references, extractors, the cache, the baseline, the report."""
+import http.server
+import io
+import json
+import math
+import os
+import tarfile
+import threading
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from scipy import linalg
+
+from components import evaluation_report, extractors, fid_evaluation, push
+from components.evaluation_cache import EvaluationCache
+from components.fid_evaluation import Baseline, EvaluationConfig, decide
+from modules import metrics
+from modules.export import export_generator
+from modules.images import ImageSpec
+from modules.networks import build_generator
+from modules.training_config import NetworkConfig
+
+
+def pytorch_fid_style(x, y, eps=1e-6):
+    """The pytorch-fid/TTUR computation, written out plainly."""
+    mu1, mu2 = np.mean(x, axis=0), np.mean(y, axis=0)
+    sigma1, sigma2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
+    diff = mu1 - mu2
+    covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
+    if not np.isfinite(covmean).all():
+        offset = np.eye(sigma1.shape[0]) * eps
+        covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
+    if np.iscomplexobj(covmean):
+        assert np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3)
+        covmean = covmean.real
+    return diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(covmean)
+
+
+def low_rank_features(rank, noise):
+    rng = np.random.default_rng(rank)
+    basis = rng.standard_normal((rank, 64))
+    x = rng.standard_normal((300, rank)) @ basis + noise * rng.standard_normal((300, 64))
+    y = ((rng.standard_normal((250, rank)) * 1.3 + 0.2) @ basis
+         + noise * rng.standard_normal((250, 64)))
+    return x, y
+
+
+@pytest.mark.parametrize("rank,noise", [(64, 0.0), (40, 1e-7), (8, 1e-7), (8, 1e-4)])
+def test_fid_matches_pytorch_fid_style_including_near_singular_covariances(rank, noise):
+    x, y = low_rank_features(rank, noise)
+    if rank < 64:
+        assert np.linalg.cond(np.cov(x, rowvar=False)) > 1e10  # near-singular
+    assert metrics.fid(x, y) == pytest.approx(pytorch_fid_style(x, y), rel=1e-6)
+
+
+def test_fid_refuses_a_square_root_the_reference_refuses_too():
+    x, y = low_rank_features(8, 1e-5)  # the product's square root is genuinely complex
+    with pytest.raises(AssertionError):
+        pytorch_fid_style(x, y)
+    with pytest.raises(ValueError, match="imaginary component"):
+        metrics.fid(x, y)
+
+
+def brute_force_precision_recall(real, fake, k):
+    def radii(points):
+        d = np.linalg.norm(points[:, None] - points[None], axis=-1)
+        return np.sort(d, axis=1)[:, k]
+
+    def inside(manifold, r, probes):
+        d = np.linalg.norm(probes[:, None] - manifold[None], axis=-1)
+        return np.mean(np.any(d <= r[None], axis=1))
+
+    return inside(real, radii(real), fake), inside(fake, radii(fake), real)
+
+
+def test_precision_recall_matches_brute_force_and_exposes_mode_collapse():
+    rng = np.random.default_rng(0)
+    real = rng.standard_normal((120, 5))
+    fake = rng.standard_normal((90, 5)) * 1.5 + 0.5
+    result = metrics.precision_recall(real, fake, k=3, batch=7)
+    assert (result.precision, result.recall) == pytest.approx(
+        brute_force_precision_recall(real, fake, 3))
+    collapsed = real[0] + 0.01 * rng.standard_normal((90, 5))
+    collapse = metrics.precision_recall(real, collapsed, k=3)
+    assert collapse.precision == 1.0 and collapse.recall < 0.1
+
+
+@pytest.mark.parametrize("fid,baseline,tolerance,blessed,phrase", [
+    (3.0, Baseline(None, None, "nothing is served yet"), 0.0, True, "nothing is served"),
+    (6.0, Baseline(None, None, "nothing is served yet"), 0.0, False, "above the threshold"),
+    (2.0, Baseline(7, 2.5, "recorded"), 0.0, True, "not worse than the served version 7"),
+    (2.6, Baseline(7, 2.5, "recorded"), 0.0, False, "worse than the served version 7"),
+    (2.6, Baseline(7, 2.5, "recorded"), 0.05, True, "tolerance 0.05"),
+    (2.7, Baseline(7, 2.5, "recorded"), 0.05, False, "limit 2.6250"),
+    (math.nan, Baseline(None, None, "nothing is served yet"), 0.0, False, "not available"),
+    (math.inf, Baseline(7, 2.5, "recorded"), 0.0, False, "not available"),
+    (3.0, Baseline(7, math.nan, "re-scored"), 0.0, True, "no finite FID"),
+], ids=["first", "first-too-high", "better", "worse", "within-tolerance", "beyond-tolerance",
+        "nan", "inf", "served-nan"])
+def test_blessing_decisions(fid, baseline, tolerance, blessed, phrase):
+    decision = decide(fid, 5.0, baseline, tolerance)
+    assert decision.blessed is blessed
+    assert phrase in decision.reason
+
+
+class PixelExtractor(extractors.FeatureExtractor):
+    """Raw pixels as features (8x8x1 -> 64-d); counts its calls."""
+
+    identity = "pixels"
+
+    def __init__(self):
+        self.calls = 0
+
+    def features(self, pixels):
+        self.calls += 1
+        return pixels.reshape(len(pixels), -1).astype(np.float64)
+
+
+def test_real_features_are_cached_by_extractor_and_image_set(tmp_path):
+    cache = EvaluationCache(str(tmp_path / "cache"))
+    extractor = PixelExtractor()
+    pixels = np.random.default_rng(0).integers(0, 255, (20, 8, 8, 1), dtype=np.uint8)
+    first = fid_evaluation.cached_features(extractor, pixels, cache)
+    again = fid_evaluation.cached_features(extractor, pixels[::-1].copy()[::-1], cache)
+    assert extractor.calls == 1
+    np.testing.assert_array_equal(first, again)
+    fid_evaluation.cached_features(extractor, pixels[:10], cache)
+    assert extractor.calls == 2
+
+
+def test_domain_classifier_is_trained_once_then_loaded(tmp_path, monkeypatch):
+    from pipeline.bundled_data import digits_as_uint8
+
+    pixels, labels = digits_as_uint8()
+    pixels, labels = pixels[:300, :, :, None], labels[:300]
+    cache = EvaluationCache(str(tmp_path / "cache"))
+    trained = extractors.domain_classifier_extractor(pixels, labels, seed=0, cache=cache)
+
+    def must_not_train(*args, **kwargs):
+        raise AssertionError("the classifier should come from the cache")
+
+    monkeypatch.setattr(extractors, "train_domain_classifier", must_not_train)
+    loaded = extractors.domain_classifier_extractor(pixels, labels, seed=0, cache=cache)
+    assert loaded.identity == trained.identity
+    np.testing.assert_allclose(loaded.features(pixels[:30]), trained.features(pixels[:30]),
+                               atol=1e-6)
+
+
+def fake_inception_graph(path):
+    """A GraphDef with the Inception FID graph's interface: ExpandDims -> resize -> pool_3."""
+    graph = tf.Graph()
+    with graph.as_default():
+        decoded = tf.compat.v1.placeholder(tf.float32, [None, None, 3], name="DecodeJpeg")
+        expanded = tf.expand_dims(decoded, 0, name="ExpandDims")
+        resized = tf.compat.v1.image.resize_bilinear(expanded, [29, 29])
+        kernel = tf.constant(np.random.default_rng(0).standard_normal((3, 3, 3, 16)), tf.float32)
+        conv = tf.nn.conv2d(resized / 255.0, kernel, 1, "SAME")
+        tf.reduce_mean(conv, axis=[1, 2], keepdims=True, name="pool_3")
+    with open(path, "wb") as out:
+        out.write(graph.as_graph_def().SerializeToString())
+    return path
+
+
+def test_inception_extractor_reads_the_graph_from_a_path_an_archive_or_a_url(tmp_path):
+    graph_path = fake_inception_graph(str(tmp_path / extractors.INCEPTION_GRAPH_FILE))
+    archive = tmp_path / "inception-2015-12-05.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(graph_path, arcname=extractors.INCEPTION_GRAPH_FILE)
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/{extractors.INCEPTION_GRAPH_FILE}"
+        found = [extractors.InceptionExtractor(source, batch_size=3)
+                 for source in (graph_path, str(archive), url)]
+    finally:
+        server.shutdown()
+    gray = np.random.default_rng(1).integers(0, 255, (7, 8, 8, 1), dtype=np.uint8)
+    features = [extractor.features(gray) for extractor in found]
+    assert features[0].shape == (7, 16)
+    np.testing.assert_allclose(features[0], features[1])
+    np.testing.assert_allclose(features[0], features[2])
+    assert len({extractor.identity for extractor in found}) == 1
+    rgb = np.repeat(gray, 3, axis=-1)
+    np.testing.assert_allclose(found[0].features(rgb), features[0])
+
+
+@pytest.mark.parametrize("source,phrase", [
+    ("", "needs fid_extractor_path"),
+    ("/nonexistent/classify_image_graph_def.pb", "cannot read the Inception-v3 FID weights"),
+    ("http://127.0.0.1:9/inception.pb", "cannot read the Inception-v3 FID weights"),
+])
+def test_missing_inception_weights_give_an_error_naming_the_setting(source, phrase):
+    with pytest.raises(extractors.ExtractorError, match=phrase) as error:
+        extractors.InceptionExtractor(source)
+    assert "fid_extractor_path" in str(error.value)
+
+
+def test_saved_model_extractor_follows_its_contract(tmp_path):
+    class Extractor(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 1], tf.float32)])
+        def serve(self, images):
+            return {"embedding": tf.reduce_mean(images, axis=[1, 2]) / 255.0}
+
+    module = Extractor()
+    tf.saved_model.save(module, str(tmp_path / "extractor"),
+                        signatures={"serving_default": module.serve})
+    extractor = extractors.build_extractor("saved_model", str(tmp_path / "extractor"),
+                                           None, None, 0, None)
+    pixels = np.full((3, 8, 8, 1), 51, np.uint8)
+    np.testing.assert_allclose(extractor.features(pixels), np.full((3, 1), 0.2), rtol=1e-6)
+    with pytest.raises(extractors.ExtractorError, match="fid_extractor_path"):
+        extractors.build_extractor("saved_model", str(tmp_path / "missing"), None, None, 0, None)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A serving folder holding one pushed generator."""
+    generator = build_generator(ImageSpec(8, 1), NetworkConfig(latent_dim=8, generator_filters=4))
+    export_generator(generator, str(tmp_path / "model"), {"latent_dim": 8})
+    return str(tmp_path / "model"), str(tmp_path / "serving")
+
+
+def test_baseline_uses_recorded_metrics_only_when_comparable(served):
+    model_dir, serving_dir = served
+    config = EvaluationConfig(fid_threshold=1e9, num_samples=80, serving_dir=serving_dir)
+    extractor = PixelExtractor()
+    real = extractor.features(np.random.default_rng(0).integers(0, 255, (100, 8, 8, 1)))
+    comparison = {"extractor": "pixels", "real_images": "abc", "num_samples": 80, "seed": 0}
+
+    nothing = fid_evaluation.served_baseline(config, comparison, extractor, real)
+    assert (nothing.version, nothing.fid) == (None, None)
+
+    version = push.push(model_dir, serving_dir, {"fid": 12.5, "comparison": comparison}).version
+    recorded = fid_evaluation.served_baseline(config, comparison, extractor, real)
+    assert (recorded.version, recorded.fid) == (version, 12.5) and extractor.calls == 1
+
+    other = {**comparison, "real_images": "new data"}
+    rescored = fid_evaluation.served_baseline(config, other, extractor, real)
+    served_pixels = fid_evaluation.generate(os.path.join(serving_dir, str(version)), 80, 0)
+    assert rescored.version == version and "re-scored" in rescored.source
+    assert rescored.fid == pytest.approx(metrics.fid(real, extractor.features(served_pixels)))
+
+
+def test_report_is_self_contained_and_finds_copied_training_images():
+    rng = np.random.default_rng(0)
+    train = rng.integers(0, 255, (50, 8, 8, 1), dtype=np.uint8)
+    generated = np.concatenate([train[[4, 9]], rng.integers(0, 255, (6, 8, 8, 1), np.uint8)])
+    indices, distances = evaluation_report.nearest_training_neighbours(generated, train)
+    assert list(indices[:2, 0]) == [4, 9] and np.all(distances[:2, 0] == 0)
+    page = evaluation_report.render(
+        {"blessed": False, "reason": "FID 9 is above the threshold 5", "fid": 9.0,
+         "kid_mean": 0.01, "baseline_fid": None, "precision": 0.5, "recall": 0.25},
+        train[:16], generated, train)
+    assert "NOT BLESSED" in page and "above the threshold" in page
+    assert page.count("data:image/png;base64,") == 2 + 8 * 4
+    assert "http" not in page.replace("http-equiv", "")
