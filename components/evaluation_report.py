@@ -62,7 +62,7 @@ METRIC_ROWS = (
 def render(metrics: dict, real: np.ndarray, generated: np.ndarray, train: np.ndarray) -> str:
     """The report page; `real`, `generated` and `train` are uint8 [N, H, W, C]."""
     cell = max(48, 4 * generated.shape[1])
-    grid_width = 8 * cell // 2
+    grid_width = 8 * cell
     verdict = "BLESSED" if metrics["blessed"] else "NOT BLESSED"
     rows = "".join(f"<tr><th>{html.escape(label)}</th><td>{_number(metrics.get(key))}</td></tr>"
                    for key, label in METRIC_ROWS if key in metrics)

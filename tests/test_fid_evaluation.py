@@ -256,3 +256,14 @@ def test_report_is_self_contained_and_finds_copied_training_images():
     assert "NOT BLESSED" in page and "above the threshold" in page
     assert page.count("data:image/png;base64,") == 2 + 8 * 4
     assert "http" not in page.replace("http-equiv", "")
+
+
+def test_fid_is_refused_with_the_reason_when_samples_do_not_exceed_dimensions():
+    rng = np.random.default_rng(0)
+    config = EvaluationConfig(fid_threshold=5.0, kid_subsets=10)
+    scores = fid_evaluation.score(rng.standard_normal((60, 64)), rng.standard_normal((200, 64)),
+                                  config)
+    assert math.isnan(scores.fid)
+    assert "more samples than the 64 feature dimensions" in scores.fid_refusal
+    assert math.isfinite(scores.kid.mean) and scores.precision_recall is not None
+    assert not decide(scores.fid, 5.0, Baseline(None, None, "nothing is served yet"), 0).blessed
