@@ -1,20 +1,12 @@
 """The FID evaluation component: blesses the trained generator or rejects it."""
 import os
 
-from tfx import v1 as tfx
-
 from components import fid_evaluation
-
-# Where Trainer puts the serving model inside its Model artifact.
-SERVING_MODEL_SUBDIR = "Format-Serving"
-
-InputArtifact = tfx.dsl.components.InputArtifact
-OutputArtifact = tfx.dsl.components.OutputArtifact
-Parameter = tfx.dsl.components.Parameter
-artifacts = tfx.types.standard_artifacts
+from components.tfx_types import (SERVING_MODEL_SUBDIR, InputArtifact, OutputArtifact, Parameter,
+                                  artifacts, component)
 
 
-@tfx.dsl.components.component
+@component
 def FidEvaluator(
     transformed_examples: InputArtifact[artifacts.Examples],
     transform_graph: InputArtifact[artifacts.TransformGraph],

@@ -3,19 +3,14 @@ import json
 import os
 
 from absl import logging
-from tfx import v1 as tfx
 
 from components import push
 from components.fid_evaluation import METRICS_FILE
-from components.fid_evaluator import SERVING_MODEL_SUBDIR
-
-InputArtifact = tfx.dsl.components.InputArtifact
-OutputArtifact = tfx.dsl.components.OutputArtifact
-Parameter = tfx.dsl.components.Parameter
-artifacts = tfx.types.standard_artifacts
+from components.tfx_types import (SERVING_MODEL_SUBDIR, InputArtifact, OutputArtifact, Parameter,
+                                  artifacts, component)
 
 
-@tfx.dsl.components.component
+@component
 def GeneratorPusher(
     model: InputArtifact[artifacts.Model],
     model_blessing: InputArtifact[artifacts.ModelBlessing],
