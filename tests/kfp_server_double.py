@@ -20,6 +20,8 @@ import urllib.parse
 
 import yaml
 
+from tests.json_http import JsonHandler
+
 API = "/apis/v2beta1"
 NOW = "2026-11-27T02:00:00Z"
 
@@ -206,7 +208,7 @@ class KfpServerDouble:
     def _handler(self):
         double = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(JsonHandler):
             def _serve(self):
                 url = urllib.parse.urlsplit(self.path)
                 raw_body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -220,16 +222,8 @@ class KfpServerDouble:
                     status, answer = 200, double.handle(request, raw_body, content_type)
                 except ApiError as error:
                     status, answer = error.status, {"error": str(error), "message": str(error)}
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self._reply(status, answer)
 
             do_GET = do_POST = do_DELETE = _serve
-
-            def log_message(self, *args):
-                pass
 
         return Handler
