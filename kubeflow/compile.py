@@ -124,7 +124,7 @@ def executor_of(pipeline_spec: dict, task_name: str) -> tuple[str, dict]:
 
 
 def add_example_gen_resources(pipeline_spec: dict, example_gen) -> None:
-    """TFX's builder drops FileBasedExampleGen's platform config; adds it back."""
+    """TFX's builder drops FileBasedExampleGen's platform config (TFX 1.16 and 1.21); adds it back."""
     from google.protobuf import json_format
 
     _, executor = executor_of(pipeline_spec, example_gen.id)

@@ -49,14 +49,14 @@ context=/opt/gan-image-context
 mkdir -p "$merged$context"
 (cd "$repo" && git ls-files --cached --others --exclude-standard -z | xargs -0 cp --parents -t "$merged$context")
 
-dockerfiles="kubeflow/Dockerfile.cpu"
-$gpu && dockerfiles="$dockerfiles kubeflow/Dockerfile.gpu"
 chroot "$merged" /usr/bin/env -i /bin/bash -c "
   set -euo pipefail
   [ -f /root/chroot-env.sh ] && . /root/chroot-env.sh
   cd $context
-  for dockerfile in $dockerfiles; do python3.11 scripts/replay_dockerfile.py \$dockerfile; done
+  python3.11 scripts/replay_dockerfile.py kubeflow/Dockerfile.cpu
+  # What a container of the CPU image (and the GPU image built FROM it) starts with:
   eval \"\$(python3.11 scripts/replay_dockerfile.py --print-env kubeflow/Dockerfile.cpu)\"
+  if $gpu; then python3.11 scripts/replay_dockerfile.py kubeflow/Dockerfile.gpu; fi
   echo '==> the image environment:'; echo \"python: \$(command -v python)\"; grep PRETTY_NAME /etc/os-release
   ldd --version | head -1
   cd /
