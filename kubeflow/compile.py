@@ -59,7 +59,16 @@ def parse_args(argv=None) -> tuple[KubeflowSettings, str]:
         parser.error("--package must end in .yaml: the KFP 2 server takes the bare PipelineSpec")
 
     serving_dir = args.serving_dir or args.serving_volume.mount_path
-    settings = KubeflowSettings(
+    try:
+        settings = kubeflow_settings(args, serving_dir)
+    except ValueError as error:
+        parser.error(str(error))
+    return settings, args.package
+
+
+def kubeflow_settings(args: argparse.Namespace, serving_dir: str) -> KubeflowSettings:
+    """The settings of the parsed flags; raises ValueError on a contradiction."""
+    return KubeflowSettings(
         pipeline=flags.pipeline_config(args, data_dir=args.data_dir, output_dir=args.output_dir,
                                        serving_dir=serving_dir),
         cpu_image=args.cpu_image,
@@ -71,7 +80,6 @@ def parse_args(argv=None) -> tuple[KubeflowSettings, str]:
         serving_volume=args.serving_volume,
         data_volume=args.data_volume,
         cache_ingest=args.cache_ingest)
-    return settings, args.package
 
 
 def compile_pipeline(settings: KubeflowSettings, package_path: str) -> list[dict]:

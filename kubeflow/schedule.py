@@ -67,13 +67,17 @@ def parse_args(argv=None) -> tuple[ScheduleSettings, bool]:
     trigger = parser.add_mutually_exclusive_group()
     trigger.add_argument("--cron", default=None,
                          help="6 fields, seconds first; default: "
-                              f"'{defaults.schedule.cron}' (02:00 every day, the cluster's time zone)")
+                              f"'{defaults.schedule.cron}' (02:00 every day in the KFP scheduler's "
+                              "time zone, usually UTC)")
     trigger.add_argument("--interval-seconds", type=int, default=None)
     trigger.add_argument("--once", action="store_true",
                          help="start one run now instead of scheduling")
     args = parser.parse_args(argv)
-    schedule = (Schedule(interval_seconds=args.interval_seconds) if args.interval_seconds
-                else Schedule(cron=args.cron) if args.cron else defaults.schedule)
+    try:
+        schedule = (Schedule(interval_seconds=args.interval_seconds) if args.interval_seconds
+                    else Schedule(cron=args.cron) if args.cron else defaults.schedule)
+    except ValueError as error:
+        parser.error(str(error))
     settings = ScheduleSettings(
         host=args.host, package_path=args.package, pipeline_name=args.pipeline_name,
         experiment_name=args.experiment, recurring_run_name=args.recurring_run_name,

@@ -170,3 +170,13 @@ def test_resources_and_volumes_are_validated_before_anything_compiles():
     with pytest.raises(ValueError, match="must be on a mounted volume"):
         KubeflowSettings(pipeline=configs.PipelineConfig(serving_dir="gs://bucket/serving"),
                          serving_volume=VolumeMount("serving", "/serving"))
+
+
+def test_the_command_refuses_a_serving_folder_off_the_volume_before_compiling(capsys):
+    from kubeflow import compile as kubeflow_compile
+
+    with pytest.raises(SystemExit):
+        kubeflow_compile.parse_args([
+            "--output-dir", "gs://bucket/gan", "--data-dir", "gs://bucket/images",
+            "--serving-volume", "gan-serving:/serving", "--serving-dir", "/elsewhere/generator"])
+    assert "must be on a mounted volume" in capsys.readouterr().err

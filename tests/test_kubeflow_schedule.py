@@ -121,7 +121,8 @@ def test_once_starts_one_run_of_the_uploaded_version_and_schedules_nothing(kfp_s
     assert kfp_server.recurring_runs == {}
 
 
-def test_a_five_field_cron_is_refused_before_any_request(kfp_server, package):
-    with pytest.raises(ValueError, match="6 fields, seconds first"):
+def test_a_five_field_cron_is_refused_before_any_request(kfp_server, package, capsys):
+    with pytest.raises(SystemExit):
         run_schedule(kfp_server, package, "--cron", "0 2 * * *")
+    assert "6 fields, seconds first" in capsys.readouterr().err
     assert kfp_server.requests == []
