@@ -98,6 +98,8 @@ def compile_pipeline(settings: KubeflowSettings, package_path: str) -> list[dict
         else:
             component.with_platform_config(settings.component_resources.resource_spec())
 
+    # Schema 2.1.0 spells parameters as `constant` values with a `parameterType`: the
+    # form the KFP 2 SDK writes and the open-source KFP 2 backend reads.
     runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             default_image=images, use_pipeline_spec_2_1=True))

@@ -180,3 +180,14 @@ def test_the_command_refuses_a_serving_folder_off_the_volume_before_compiling(ca
             "--output-dir", "gs://bucket/gan", "--data-dir", "gs://bucket/images",
             "--serving-volume", "gan-serving:/serving", "--serving-dir", "/elsewhere/generator"])
     assert "must be on a mounted volume" in capsys.readouterr().err
+
+
+def test_a_data_volume_is_mounted_where_a_parameter_names_a_path_on_it():
+    from kubeflow.compile import volumes_used
+
+    serving, data = VolumeMount("gan-serving", "/serving"), VolumeMount("gan-data", "/data")
+    assert volumes_used({"input_base": "/data/images", "input_config": '{"splits": []}'},
+                        (serving, None, data)) == [data]
+    assert volumes_used({"input_base": "/database/images"}, (serving, data)) == []
+    assert volumes_used({"serving_dir": "/serving/generator", "keep_versions": 5},
+                        (serving, data)) == [serving]
