@@ -6,77 +6,37 @@ Only paths and runner settings live here; the pipeline itself is
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import glob
 import json
 import os
 
-from modules.metrics import FID_EXTRACTORS
-from pipeline import bundled_data, configs
+from pipeline import bundled_data, configs, flags
 
 RUNNERS = ("local", "beam")
 
 
 def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
-    defaults = configs.PipelineConfig()
     parser = argparse.ArgumentParser(description="Train, score and push a GAN generator locally.")
     parser.add_argument("--data-dir", default=None,
                         help="folder of images (class subfolders become labels) or, with "
                              "--input-format=tfrecord, of TFRecord files; default: the bundled "
                              f"digits, written to {configs.DEFAULT_DATA_DIR} on first use")
-    parser.add_argument("--input-format", choices=configs.INPUT_FORMATS,
-                        default=defaults.input_format)
-    parser.add_argument("--image-feature", default=defaults.image_feature,
-                        help="name of the encoded-image feature in TFRecord input")
-    parser.add_argument("--output-dir", default=defaults.output_dir,
+    parser.add_argument("--output-dir", default=configs.PipelineConfig().output_dir,
                         help="pipeline root and ML Metadata (SQLite) go here")
     parser.add_argument("--serving-dir", default=None,
                         help="where blessed generators are pushed (TF Serving layout); "
                              "default: <output-dir>/serving_model")
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--channels", type=int, choices=(1, 3), default=defaults.channels)
-    parser.add_argument("--train-steps", type=int, default=defaults.train_steps)
-    parser.add_argument("--batch-size", type=int, default=defaults.trainer.batch_size)
-    parser.add_argument("--fid-threshold", type=float, default=defaults.fid_threshold)
-    parser.add_argument("--fid-samples", type=int, default=defaults.fid_num_samples)
-    parser.add_argument("--fid-extractor", default=defaults.fid_extractor,
-                        choices=FID_EXTRACTORS)
-    parser.add_argument("--fid-extractor-path", default=defaults.fid_extractor_path,
-                        help="inception: path or URL of classify_image_graph_def.pb or "
-                             "inception-2015-12-05.tgz; saved_model: the model's path")
-    parser.add_argument("--fid-tolerance", type=float, default=defaults.fid_baseline_tolerance,
-                        help="bless only if FID <= served FID * (1 + tolerance)")
-    parser.add_argument("--train-fraction", type=float, default=defaults.train_fraction)
-    parser.add_argument("--keep-versions", type=int, default=defaults.keep_versions,
-                        help="pushed versions to keep in the serving folder")
     parser.add_argument("--runner", choices=RUNNERS, default="local",
                         help="LocalDagRunner (local) or BeamDagRunner (beam)")
-    parser.add_argument("--no-cache", action="store_true", help="rerun every component")
-    parser.add_argument("--beam-arg", action="append", default=None,
-                        help="a Beam pipeline argument (repeatable); default: "
-                             + " ".join(defaults.beam_pipeline_args))
+    flags.add_pipeline_flags(parser)
     args = parser.parse_args(argv)
 
     output_dir = os.path.abspath(args.output_dir)
-    config = configs.PipelineConfig(
+    config = flags.pipeline_config(
+        args,
         data_dir=os.path.abspath(args.data_dir or configs.DEFAULT_DATA_DIR),
-        input_format=args.input_format,
-        image_feature=args.image_feature,
         output_dir=output_dir,
-        serving_dir=os.path.abspath(args.serving_dir or os.path.join(output_dir, "serving_model")),
-        image_size=args.image_size,
-        channels=args.channels,
-        train_steps=args.train_steps,
-        fid_threshold=args.fid_threshold,
-        fid_num_samples=args.fid_samples,
-        fid_extractor=args.fid_extractor,
-        fid_extractor_path=args.fid_extractor_path,
-        fid_baseline_tolerance=args.fid_tolerance,
-        train_fraction=args.train_fraction,
-        keep_versions=args.keep_versions,
-        trainer=dataclasses.replace(defaults.trainer, batch_size=args.batch_size),
-        beam_pipeline_args=tuple(args.beam_arg or defaults.beam_pipeline_args),
-        enable_cache=not args.no_cache)
+        serving_dir=os.path.abspath(args.serving_dir or os.path.join(output_dir, "serving_model")))
     if args.data_dir is None:
         bundled_data.write_digits(config.data_dir)
     return config, args.runner

@@ -25,6 +25,8 @@ from concurrent import futures
 import numpy as np
 import tensorflow as tf
 
+from tests.json_http import JsonHandler
+
 PREDICT_PATH = re.compile(r"^/v1/models/([^/:]+)(?:/versions/(\d+))?:predict$")
 
 
@@ -99,7 +101,7 @@ def predict_json(repository: ModelRepository, version: int | None, body: dict) -
     return {"outputs": next(iter(encoded.values())) if len(encoded) == 1 else encoded}
 
 
-class _RestHandler(http.server.BaseHTTPRequestHandler):
+class _RestHandler(JsonHandler):
     repository: ModelRepository
     requests: list
 
@@ -121,16 +123,6 @@ class _RestHandler(http.server.BaseHTTPRequestHandler):
             return self._reply(400, {"error": str(error).strip("'\"")})
         self._reply(200, answer)
 
-    def _reply(self, status: int, answer: dict):
-        payload = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
 
 
 class RestServer:

@@ -1,0 +1,66 @@
+"""The pipeline's command-line flags, shared by every runner (local and Kubeflow).
+
+Each runner adds its own path and runner flags; what the pipeline computes
+(image size, training, the FID gate, Beam) is spelled the same everywhere.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from modules.metrics import FID_EXTRACTORS
+from pipeline import configs
+
+
+def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
+    """Adds every setting of `PipelineConfig` that is not a path."""
+    defaults = configs.PipelineConfig()
+    parser.add_argument("--input-format", choices=configs.INPUT_FORMATS,
+                        default=defaults.input_format)
+    parser.add_argument("--image-feature", default=defaults.image_feature,
+                        help="name of the encoded-image feature in TFRecord input")
+    parser.add_argument("--image-size", type=int, default=defaults.image_size)
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=defaults.channels)
+    parser.add_argument("--train-steps", type=int, default=defaults.train_steps)
+    parser.add_argument("--batch-size", type=int, default=defaults.trainer.batch_size)
+    parser.add_argument("--fid-threshold", type=float, default=defaults.fid_threshold)
+    parser.add_argument("--fid-samples", type=int, default=defaults.fid_num_samples)
+    parser.add_argument("--fid-extractor", default=defaults.fid_extractor,
+                        choices=FID_EXTRACTORS)
+    parser.add_argument("--fid-extractor-path", default=defaults.fid_extractor_path,
+                        help="inception: path or URL of classify_image_graph_def.pb or "
+                             "inception-2015-12-05.tgz; saved_model: the model's path")
+    parser.add_argument("--fid-tolerance", type=float, default=defaults.fid_baseline_tolerance,
+                        help="bless only if FID <= served FID * (1 + tolerance)")
+    parser.add_argument("--train-fraction", type=float, default=defaults.train_fraction)
+    parser.add_argument("--keep-versions", type=int, default=defaults.keep_versions,
+                        help="pushed versions to keep in the serving folder")
+    parser.add_argument("--no-cache", action="store_true", help="rerun every component")
+    parser.add_argument("--beam-arg", action="append", default=None,
+                        help="a Beam pipeline argument (repeatable); default: "
+                             + " ".join(defaults.beam_pipeline_args))
+
+
+def pipeline_config(args: argparse.Namespace, *, data_dir: str, output_dir: str,
+                    serving_dir: str) -> configs.PipelineConfig:
+    """The `PipelineConfig` of parsed flags, with the paths the runner resolved."""
+    defaults = configs.PipelineConfig()
+    return configs.PipelineConfig(
+        data_dir=data_dir,
+        input_format=args.input_format,
+        image_feature=args.image_feature,
+        output_dir=output_dir,
+        serving_dir=serving_dir,
+        image_size=args.image_size,
+        channels=args.channels,
+        train_steps=args.train_steps,
+        fid_threshold=args.fid_threshold,
+        fid_num_samples=args.fid_samples,
+        fid_extractor=args.fid_extractor,
+        fid_extractor_path=args.fid_extractor_path,
+        fid_baseline_tolerance=args.fid_tolerance,
+        train_fraction=args.train_fraction,
+        keep_versions=args.keep_versions,
+        trainer=dataclasses.replace(defaults.trainer, batch_size=args.batch_size),
+        beam_pipeline_args=tuple(args.beam_arg or defaults.beam_pipeline_args),
+        enable_cache=not args.no_cache)
