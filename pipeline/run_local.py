@@ -11,6 +11,7 @@ import glob
 import json
 import os
 
+from components.ingest_config import FIT_MODES, INPUT_FORMATS
 from pipeline import bundled_data, configs
 
 RUNNERS = ("local", "beam")
@@ -23,10 +24,20 @@ def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
                         help="folder of images (class subfolders become labels) or, with "
                              "--input-format=tfrecord, of TFRecord files; default: the bundled "
                              f"digits, written to {configs.DEFAULT_DATA_DIR} on first use")
-    parser.add_argument("--input-format", choices=configs.INPUT_FORMATS,
-                        default=defaults.input_format)
+    parser.add_argument("--input-format", choices=INPUT_FORMATS, default=defaults.input_format)
     parser.add_argument("--image-feature", default=defaults.image_feature,
                         help="name of the encoded-image feature in TFRecord input")
+    parser.add_argument("--fit", choices=FIT_MODES, default=defaults.fit,
+                        help="how non-square images become square before resizing")
+    parser.add_argument("--max-image-pixels", type=int, default=defaults.max_image_pixels,
+                        help="images with more pixels are rejected before they are decoded")
+    parser.add_argument("--max-rejected-fraction", type=float,
+                        default=defaults.max_rejected_fraction,
+                        help="ingest fails when a larger fraction of the inputs is rejected")
+    parser.add_argument("--min-image-side", type=int, default=defaults.min_image_side,
+                        help="smaller source images stop the run (schema validation)")
+    parser.add_argument("--max-image-side", type=int, default=defaults.max_image_side,
+                        help="larger source images stop the run (schema validation)")
     parser.add_argument("--output-dir", default=defaults.output_dir,
                         help="pipeline root and ML Metadata (SQLite) go here")
     parser.add_argument("--serving-dir", default=None,
@@ -56,6 +67,11 @@ def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
         serving_dir=os.path.abspath(args.serving_dir or os.path.join(output_dir, "serving_model")),
         image_size=args.image_size,
         channels=args.channels,
+        fit=args.fit,
+        max_image_pixels=args.max_image_pixels,
+        max_rejected_fraction=args.max_rejected_fraction,
+        min_image_side=args.min_image_side,
+        max_image_side=args.max_image_side,
         train_steps=args.train_steps,
         fid_threshold=args.fid_threshold,
         fid_num_samples=args.fid_samples,
