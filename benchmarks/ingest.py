@@ -65,20 +65,9 @@ def plain_loop(root: pathlib.Path, output: pathlib.Path, options: IngestOptions)
 
 def beam_ingest(root: pathlib.Path, output: pathlib.Path, options: IngestOptions,
                 beam_args: list[str]) -> int:
-    from google.protobuf import json_format, message
-    from tfx import v1 as tfx
+    from components.image_example_gen import run_ingest
 
-    from components.image_example_gen import ImageExampleGen, ImageExampleGenExecutor
-
-    component = ImageExampleGen(str(root), options)
-    exec_properties = {
-        key: json_format.MessageToJson(value) if isinstance(value, message.Message) else value
-        for key, value in component.exec_properties.items() if value is not None}
-    examples = tfx.types.standard_artifacts.Examples()
-    examples.uri = str(output)
-    executor = ImageExampleGenExecutor(
-        ImageExampleGenExecutor.Context(beam_pipeline_args=beam_args))
-    executor.Do({}, {"examples": [examples]}, exec_properties)
+    examples = run_ingest(str(root), str(output), options, beam_args)
     return sum(examples.get_custom_property(f"examples_written_{split}")
                for split in ("train", "eval"))
 

@@ -18,7 +18,7 @@ from typing import Any, Dict, List
 
 import apache_beam as beam
 from absl import logging
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import json_format, message, struct_pb2
 import tensorflow as tf
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.component import FileBasedExampleGen
@@ -129,3 +129,22 @@ def ImageExampleGen(input_base: str, options: IngestOptions = IngestOptions(),
         output_config=split_output_config(train_fraction, features.PATH),
         custom_config=custom_config,
         custom_executor_spec=BeamExecutorSpec(ImageExampleGenExecutor))
+
+
+def run_ingest(input_base: str, examples_uri: str, options: IngestOptions,
+               beam_pipeline_args: List[str], train_fraction: float = 0.8):
+    """Runs the executor outside a pipeline (tests, benchmarks); returns the Examples artifact.
+
+    The exec properties are exactly those the component sets, serialized as a
+    TFX launcher passes them.
+    """
+    component = ImageExampleGen(input_base, options, train_fraction)
+    exec_properties = {
+        key: json_format.MessageToJson(value) if isinstance(value, message.Message) else value
+        for key, value in component.exec_properties.items() if value is not None}
+    examples = tfx.types.standard_artifacts.Examples()
+    examples.uri = examples_uri
+    executor = ImageExampleGenExecutor(
+        ImageExampleGenExecutor.Context(beam_pipeline_args=list(beam_pipeline_args)))
+    executor.Do({}, {"examples": [examples]}, exec_properties)
+    return examples

@@ -1,4 +1,6 @@
 """Normalization of one image at ingest, pixel by pixel on small known images (no TFX)."""
+import io
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -175,7 +177,7 @@ def test_image_at_the_pixel_limit_is_accepted():
 def test_example_holds_the_normalized_png_source_geometry_and_label():
     content = encode(noise((6, 10, 3)), "JPEG")
     example = image_to_example(content, "cats\\2019/a.jpg", RGB_8)
-    decoded = np.asarray(Image.open(__import__("io").BytesIO(feature(example, features.IMAGE))))
+    decoded = np.asarray(Image.open(io.BytesIO(feature(example, features.IMAGE))))
     assert decoded.shape == (8, 8, 3)
     assert (feature(example, features.HEIGHT), feature(example, features.WIDTH),
             feature(example, features.CHANNELS)) == (6, 10, 3)
