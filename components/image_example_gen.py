@@ -97,17 +97,15 @@ class ImageExampleGenExecutor(BaseExampleGenExecutor):
                                       options.max_rejected_fraction, report_path)
 
 
-def split_output_config(train_fraction: float, partition_feature: str | None):
-    """Train/eval split by a hash of `partition_feature` (whole example when None)."""
+def split_output_config(train_fraction: float):
+    """Train/eval split by a hash of each input's relative path: stable across runs."""
     train_buckets = round(train_fraction * 100)
     if not 0 < train_buckets < 100:
         raise ValueError(f"train fraction must leave both splits non-empty, got {train_fraction}")
     split_config = tfx.proto.SplitConfig(splits=[
         tfx.proto.SplitConfig.Split(name="train", hash_buckets=train_buckets),
         tfx.proto.SplitConfig.Split(name="eval", hash_buckets=100 - train_buckets),
-    ])
-    if partition_feature:
-        split_config.partition_feature_name = partition_feature
+    ], partition_feature_name=features.PATH)
     return tfx.proto.Output(split_config=split_config)
 
 
@@ -126,7 +124,7 @@ def ImageExampleGen(input_base: str, options: IngestOptions = IngestOptions(),
         input_base=input_base,
         input_config=tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name="images", pattern=TOP_LEVEL_PATTERN)]),
-        output_config=split_output_config(train_fraction, features.PATH),
+        output_config=split_output_config(train_fraction),
         custom_config=custom_config,
         custom_executor_spec=BeamExecutorSpec(ImageExampleGenExecutor))
 
