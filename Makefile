@@ -2,8 +2,8 @@
 VENV_PYTHON := .venv/bin/python
 RUN_ARGS ?=
 PYTEST_ARGS ?=
-# Each runs as `python -m benchmarks.<name>` and prints its figures.
-BENCHMARKS := serving
+# Every module in benchmarks/ is a benchmark: `python -m benchmarks.<name>`.
+BENCHMARKS := $(filter-out __init__ timing,$(basename $(notdir $(wildcard benchmarks/*.py))))
 
 .PHONY: setup run test bench lock clean
 
@@ -16,9 +16,11 @@ run: setup  ## the whole pipeline on the bundled digits; pushes a generator
 test: setup  ## unit tests and the end-to-end pipeline test
 	$(VENV_PYTHON) -m pytest $(PYTEST_ARGS)
 
-bench: setup  ## print speed figures (see benchmarks/)
-	@for name in $(BENCHMARKS); do echo "== benchmarks.$$name"; \
-	  $(VENV_PYTHON) -m benchmarks.$$name 2>/dev/null || exit 1; done
+bench: setup  ## every benchmark in benchmarks/ (figures and ratios; minutes)
+	@for name in $(BENCHMARKS); do \
+		echo "== benchmarks.$$name"; \
+		$(VENV_PYTHON) -m benchmarks.$$name || exit 1; \
+	done
 
 lock:  ## regenerate both stacks' locks from requirements/*.in
 	scripts/lock.sh

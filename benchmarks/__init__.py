@@ -1,2 +1,2 @@
-"""Benchmarks: scripts that print figures and ratios (`make bench`). Timings on a
-shared machine are noisy, so each figure is the median of several repeats."""
+"""Benchmarks: scripts that print figures and ratios (`make bench` runs every module).
+Timings on a shared machine are noisy, so figures are medians of several repeats."""

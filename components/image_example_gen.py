@@ -1,4 +1,4 @@
-"""An ExampleGen for folders of images: a FileBasedExampleGen with our Beam executor.
+"""An ExampleGen for images: a FileBasedExampleGen with our Beam executor.
 
 `tfx.v1` exposes no hook for a custom file-based ExampleGen, so this is the one
 module that uses TFX classes outside `tfx.v1` (FileBasedExampleGen,
@@ -6,106 +6,143 @@ BaseExampleGenExecutor, BeamExecutorSpec); they are the same in TFX 1.16 and
 1.21. Everything else about ExampleGen comes for free: the driver's input
 fingerprint (which makes caching work), hash-based splitting and the output
 layout every downstream component reads.
+
+The Beam job itself is `ingest_beam.IngestInputs`. After it, `Do` writes the
+ingestion report into the examples artifact, records its counts as custom
+properties, and fails the run when the bounds are broken.
 """
 from __future__ import annotations
 
 import os
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import apache_beam as beam
 from absl import logging
-from apache_beam.io import fileio
+from google.protobuf import json_format, message, struct_pb2
 import tensorflow as tf
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
 from tfx import v1 as tfx
 
-from components.image_decoding import Rejection, image_to_example
+from components import ingest_beam, ingestion_report
+from components.ingest_config import IngestOptions
 from modules import features
 
 INPUT_BASE_KEY = "input_base"
+CUSTOM_CONFIG_KEY = "custom_config"
 # The driver fingerprints the top-level entries of the input folder (files and
 # class subfolders, whose modification times change when files are added or
 # removed); the executor then reads every file below them.
 TOP_LEVEL_PATTERN = "*"
+# Scratch space inside the examples artifact for the Beam job's side outputs.
+_WORK_DIR_KEY = "_ingest_work_dir"
 
 
-class _ToExampleOrRejection(beam.DoFn):
-    REJECTED = "rejected"
-
-    def __init__(self, input_base: str):
-        self._input_base = input_base
-        self._ingested = beam.metrics.Metrics.counter("image_example_gen", "ingested")
-        self._rejected = beam.metrics.Metrics.counter("image_example_gen", "rejected")
-
-    def process(self, readable_file: fileio.ReadableFile):
-        path = readable_file.metadata.path
-        relative_path = os.path.relpath(path, self._input_base)
-        try:
-            content = readable_file.read()
-        except OSError as error:
-            result = Rejection(relative_path, "unreadable", str(error))
-        else:
-            result = image_to_example(content, relative_path)
-        if isinstance(result, Rejection):
-            self._rejected.inc()
-            yield beam.pvalue.TaggedOutput(self.REJECTED, result)
-        else:
-            self._ingested.inc()
-            yield result
-
-
-def _log_rejection(rejection: Rejection) -> None:
-    logging.warning("Rejected %s: %s %s", rejection.path, rejection.reason, rejection.detail)
+def options_from(exec_properties: Dict[str, Any]) -> IngestOptions:
+    custom_config = tfx.proto.CustomConfig()
+    json_format.Parse(exec_properties[CUSTOM_CONFIG_KEY], custom_config)
+    values = struct_pb2.Struct()
+    custom_config.custom_config.Unpack(values)
+    return IngestOptions.from_dict(json_format.MessageToDict(values))
 
 
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
-def _ImageFilesToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
-                         split_pattern: str) -> beam.pvalue.PCollection:
-    """Streams every file below `input_base` into tf.Examples; rejections are logged."""
+def _InputsToExamples(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
+                      split_pattern: str) -> beam.pvalue.PCollection:
+    """Adapts `ingest_beam.IngestInputs` to what BaseExampleGenExecutor calls."""
     del split_pattern  # the whole tree below input_base is read (see TOP_LEVEL_PATTERN)
-    input_base = exec_properties[INPUT_BASE_KEY]
-    results = (pipeline
-               | "MatchFiles" >> fileio.MatchFiles(os.path.join(input_base, "**"))
-               | "ReadMatches" >> fileio.ReadMatches()
-               | "Decode" >> beam.ParDo(_ToExampleOrRejection(input_base)).with_outputs(
-                   _ToExampleOrRejection.REJECTED, main="examples"))
-    _ = results[_ToExampleOrRejection.REJECTED] | "LogRejections" >> beam.Map(_log_rejection)
-    return results["examples"]
+    return pipeline | "Ingest" >> ingest_beam.IngestInputs(
+        exec_properties[INPUT_BASE_KEY], options_from(exec_properties),
+        exec_properties[_WORK_DIR_KEY])
 
 
 class ImageExampleGenExecutor(BaseExampleGenExecutor):
-    """Beam executor: image files (PNG, JPEG, GIF, BMP, recognised by content) to tf.Examples."""
+    """Beam executor: images (by content) or TFRecords to canonical tf.Examples, plus a report."""
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        return _ImageFilesToExample
+        return _InputsToExamples
+
+    def Do(self, input_dict: Dict[str, List[tfx.types.Artifact]],
+           output_dict: Dict[str, List[tfx.types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        (examples,) = output_dict["examples"]
+        work_dir = os.path.join(examples.uri, "_ingest_work")
+        super().Do(input_dict, output_dict, {**exec_properties, _WORK_DIR_KEY: work_dir})
+
+        with tf.io.gfile.GFile(os.path.join(work_dir, ingest_beam.INPUTS_SEEN_FILE)) as count:
+            inputs_seen = int(count.read().strip() or 0)
+        split_dirs = sorted(tf.io.gfile.glob(os.path.join(examples.uri, "Split-*")))
+        written = {os.path.basename(path)[len("Split-"):]: ingestion_report.count_records(path)
+                   for path in split_dirs}
+        options = options_from(exec_properties)
+        report_path = os.path.join(examples.uri, ingestion_report.REPORT_FILE_NAME)
+        summary = ingestion_report.write_report(
+            report_path, {"input_base": exec_properties[INPUT_BASE_KEY], **options.to_dict()},
+            inputs_seen, written,
+            tf.io.gfile.glob(os.path.join(work_dir, ingest_beam.REJECTIONS_PREFIX + "*")))
+        tf.io.gfile.rmtree(work_dir)
+
+        examples.set_int_custom_property("inputs_seen", summary.inputs_seen)
+        for split, count in summary.examples_written.items():
+            examples.set_int_custom_property(f"examples_written_{split}", count)
+        examples.set_int_custom_property("rejected", summary.rejected)
+        examples.set_float_custom_property("rejected_fraction", summary.rejected_fraction)
+        examples.set_string_custom_property("ingestion_report", report_path)
+        logging.info("Ingest of %s: %s. Report: %s", exec_properties[INPUT_BASE_KEY],
+                     summary.describe(), report_path)
+        ingestion_report.check_bounds(summary, exec_properties[INPUT_BASE_KEY],
+                                      options.max_rejected_fraction, report_path)
 
 
-def split_output_config(train_fraction: float, partition_feature: str | None):
-    """Train/eval split by a hash of `partition_feature` (whole example when None)."""
+def split_output_config(train_fraction: float):
+    """Train/eval split by a hash of each input's relative path: stable across runs."""
     train_buckets = round(train_fraction * 100)
     if not 0 < train_buckets < 100:
         raise ValueError(f"train fraction must leave both splits non-empty, got {train_fraction}")
     split_config = tfx.proto.SplitConfig(splits=[
         tfx.proto.SplitConfig.Split(name="train", hash_buckets=train_buckets),
         tfx.proto.SplitConfig.Split(name="eval", hash_buckets=100 - train_buckets),
-    ])
-    if partition_feature:
-        split_config.partition_feature_name = partition_feature
+    ], partition_feature_name=features.PATH)
     return tfx.proto.Output(split_config=split_config)
 
 
-def ImageExampleGen(input_base: str, train_fraction: float = 0.8) -> FileBasedExampleGen:
-    """Reads PNG/JPEG images recursively; labels come from class subfolders.
+def ImageExampleGen(input_base: str, options: IngestOptions = IngestOptions(),
+                    train_fraction: float = 0.8, code_version: str = "") -> FileBasedExampleGen:
+    """Ingests a folder of images (class subfolders become labels) or of TFRecords.
 
-    Splits deterministically by a hash of each file's relative path.
+    Splits deterministically by a hash of each input's relative path.
+    `code_version` only keys the cache to our code (the executor ignores it).
     """
+    values = struct_pb2.Struct()
+    values.update({**options.to_dict(), "code_version": code_version})
+    custom_config = tfx.proto.CustomConfig()
+    custom_config.custom_config.Pack(values)
     return FileBasedExampleGen(
         input_base=input_base,
         input_config=tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name="images", pattern=TOP_LEVEL_PATTERN)]),
-        output_config=split_output_config(train_fraction, features.PATH),
+        output_config=split_output_config(train_fraction),
+        custom_config=custom_config,
         custom_executor_spec=BeamExecutorSpec(ImageExampleGenExecutor))
+
+
+def run_ingest(input_base: str, examples_uri: str, options: IngestOptions,
+               beam_pipeline_args: List[str], train_fraction: float = 0.8):
+    """Runs the executor outside a pipeline (tests, benchmarks); returns the Examples artifact.
+
+    The exec properties are exactly those the component sets, serialized as a
+    TFX launcher passes them.
+    """
+    component = ImageExampleGen(input_base, options, train_fraction)
+    exec_properties = {
+        key: json_format.MessageToJson(value) if isinstance(value, message.Message) else value
+        for key, value in component.exec_properties.items() if value is not None}
+    examples = tfx.types.standard_artifacts.Examples()
+    examples.uri = examples_uri
+    executor = ImageExampleGenExecutor(
+        ImageExampleGenExecutor.Context(beam_pipeline_args=list(beam_pipeline_args)))
+    executor.Do({}, {"examples": [examples]}, exec_properties)
+    return examples

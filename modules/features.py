@@ -1,10 +1,11 @@
 """Feature names shared by ingest (ExampleGen), Transform, Trainer and evaluation."""
 
 # Written by the image ExampleGen (raw tf.Examples).
-IMAGE = "image"          # encoded PNG/JPEG bytes
-HEIGHT = "height"
+IMAGE = "image"          # PNG, already normalized: [size, size, channels], 8-bit
+HEIGHT = "height"        # of the source image, after EXIF orientation
 WIDTH = "width"
-CHANNELS = "channels"
+CHANNELS = "channels"    # colour channels of the source: 1 (grayscale content) or 3
+FORMAT = "format"        # the source's format, as Pillow names it (PNG, JPEG, WEBP, ...)
 LABEL = "label"          # class subfolder name; b"" when the image has none
 PATH = "path"            # path relative to the input folder
 

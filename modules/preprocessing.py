@@ -1,7 +1,9 @@
-"""Transform's `preprocessing_fn`: encoded image bytes to normalized square pixels.
+"""Transform's `preprocessing_fn`: the ingested PNGs to float pixels, labels to ids.
 
-Runs once over the data in Beam, so the Trainer and the evaluator read
-ready-to-use float pixels and never decode images themselves.
+Ingest has already oriented, converted, squared and resized every image
+(`components.image_decoding`), so here a PNG of exactly the configured shape is
+decoded and scaled. Runs once over the data in Beam, so the Trainer and the
+evaluator read ready-to-use float pixels and never decode images themselves.
 """
 from __future__ import annotations
 
@@ -16,14 +18,9 @@ from modules.images import ImageSpec
 
 
 def decode_to_pixels(encoded: tf.Tensor, spec: ImageSpec) -> tf.Tensor:
-    """Decodes one PNG/JPEG/GIF/BMP string to float32 [size, size, channels] in [-1, 1]."""
-    image = tf.io.decode_image(encoded, channels=spec.channels, dtype=tf.uint8,
-                               expand_animations=False)
-    image = tf.image.resize(tf.cast(image, tf.float32), [spec.size, spec.size],
-                            method=tf.image.ResizeMethod.BILINEAR, antialias=True)
-    image = tf.clip_by_value(tf.round(image), 0.0, 255.0)
-    image = tf.ensure_shape(image / 127.5 - 1.0, spec.shape)
-    return image
+    """Decodes one ingested PNG [size, size, channels] to float32 in [-1, 1]."""
+    image = tf.ensure_shape(tf.io.decode_png(encoded, channels=spec.channels), spec.shape)
+    return tf.cast(image, tf.float32) / 127.5 - 1.0
 
 
 def image_spec_from_config(custom_config: Mapping[str, Any] | None) -> ImageSpec:
@@ -34,17 +31,14 @@ def image_spec_from_config(custom_config: Mapping[str, Any] | None) -> ImageSpec
 
 def preprocessing_fn(inputs: Mapping[str, tf.Tensor],
                      custom_config: Mapping[str, Any] | None = None) -> dict[str, tf.Tensor]:
-    """Decodes, converts channels, resizes (antialiased) and scales images to [-1, 1].
+    """Decodes and scales images to [-1, 1]; turns labels into vocabulary ids.
 
-    `custom_config` carries `image_size`, `channels` and `image_feature` (the
-    name of the encoded-image feature, `image` unless the data says otherwise).
-    The resize is rounded to whole pixel values, so the pixels equal what a
-    uint8 image of the target size would hold: generated images are quantized
-    the same way before FID compares them.
+    `custom_config` carries `image_size` and `channels`. The pixels are whole
+    uint8 values, as the ingested PNGs hold them: generated images are
+    quantized the same way before FID compares them.
     """
     spec = image_spec_from_config(custom_config)
-    image_key = (custom_config or {}).get("image_feature", features.IMAGE)
-    encoded = _dense(inputs[image_key], default=b"")
+    encoded = _dense(inputs[features.IMAGE], default=b"")
     pixels = tf.map_fn(lambda one: decode_to_pixels(one, spec), encoded,
                        fn_output_signature=tf.TensorSpec(spec.shape, tf.float32))
     outputs = {features.PIXELS: pixels}

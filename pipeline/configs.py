@@ -6,7 +6,10 @@ import hashlib
 import os
 import pathlib
 
-from modules.images import ImageSpec
+from components.ingest_config import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_REJECTED_FRACTION,
+                                      IngestOptions, IngestSettings)
+from components.schema_rules import DataExpectations
+from modules.images import MIN_IMAGE_SIZE, ImageSpec
 from modules.metrics import FID_EXTRACTORS
 from modules.training_config import TrainerConfig
 
@@ -18,8 +21,6 @@ DEFAULT_SERVING_DIR = DEFAULT_OUTPUT_DIR / "serving_model"
 
 PREPROCESSING_FN = "modules.preprocessing.preprocessing_fn"
 RUN_FN = "modules.trainer.run_fn"
-
-INPUT_FORMATS = ("images", "tfrecord")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +35,11 @@ class PipelineConfig:
     train_fraction: float = 0.8
     image_size: int = 8
     channels: int = 1
+    fit: str = "center-crop"              # non-square images: "center-crop" or "pad" (black)
+    max_image_pixels: int = DEFAULT_MAX_PIXELS              # larger images are rejected
+    max_rejected_fraction: float = DEFAULT_MAX_REJECTED_FRACTION  # more rejected: run fails
+    min_image_side: int = MIN_IMAGE_SIZE  # source sizes outside [min, max] stop the run
+    max_image_side: int = 8192
     train_steps: int = 6000
     fid_threshold: float = 5.0
     fid_num_samples: int = 1000
@@ -46,9 +52,8 @@ class PipelineConfig:
     enable_cache: bool = True
 
     def __post_init__(self):
-        ImageSpec(self.image_size, self.channels)
-        if self.input_format not in INPUT_FORMATS:
-            raise ValueError(f"input_format must be one of {INPUT_FORMATS}, got {self.input_format!r}")
+        self.ingest_options()
+        self.data_expectations()
         if not 0 < self.train_fraction < 1:
             raise ValueError(f"train_fraction must be between 0 and 1, got {self.train_fraction}")
         if self.train_steps < 1:
@@ -86,7 +91,19 @@ class PipelineConfig:
 
     def transform_custom_config(self) -> dict:
         return {"image_size": self.image_size, "channels": self.channels,
-                "image_feature": self.image_feature, "code_version": code_version()}
+                "code_version": code_version()}
+
+    def ingest_options(self) -> IngestOptions:
+        return IngestOptions(
+            settings=IngestSettings(ImageSpec(self.image_size, self.channels), self.fit,
+                                    self.max_image_pixels),
+            input_format=self.input_format, image_feature=self.image_feature,
+            max_rejected_fraction=self.max_rejected_fraction)
+
+    def data_expectations(self) -> DataExpectations:
+        """The schema's channel and size ranges (see `components.schema_rules`)."""
+        return DataExpectations.for_channels(self.channels, self.min_image_side,
+                                             self.max_image_side)
 
 
 def code_version() -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from components.ingest_config import FIT_MODES, INPUT_FORMATS
 from modules.metrics import FID_EXTRACTORS
 from pipeline import configs
 
@@ -15,10 +16,20 @@ from pipeline import configs
 def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     """Adds every setting of `PipelineConfig` that is not a path."""
     defaults = configs.PipelineConfig()
-    parser.add_argument("--input-format", choices=configs.INPUT_FORMATS,
-                        default=defaults.input_format)
+    parser.add_argument("--input-format", choices=INPUT_FORMATS, default=defaults.input_format)
     parser.add_argument("--image-feature", default=defaults.image_feature,
                         help="name of the encoded-image feature in TFRecord input")
+    parser.add_argument("--fit", choices=FIT_MODES, default=defaults.fit,
+                        help="how non-square images become square before resizing")
+    parser.add_argument("--max-image-pixels", type=int, default=defaults.max_image_pixels,
+                        help="images with more pixels are rejected before they are decoded")
+    parser.add_argument("--max-rejected-fraction", type=float,
+                        default=defaults.max_rejected_fraction,
+                        help="ingest fails when a larger fraction of the inputs is rejected")
+    parser.add_argument("--min-image-side", type=int, default=defaults.min_image_side,
+                        help="smaller source images stop the run (schema validation)")
+    parser.add_argument("--max-image-side", type=int, default=defaults.max_image_side,
+                        help="larger source images stop the run (schema validation)")
     parser.add_argument("--image-size", type=int, default=defaults.image_size)
     parser.add_argument("--channels", type=int, choices=(1, 3), default=defaults.channels)
     parser.add_argument("--train-steps", type=int, default=defaults.train_steps)
@@ -49,6 +60,11 @@ def pipeline_config(args: argparse.Namespace, *, data_dir: str, output_dir: str,
         data_dir=data_dir,
         input_format=args.input_format,
         image_feature=args.image_feature,
+        fit=args.fit,
+        max_image_pixels=args.max_image_pixels,
+        max_rejected_fraction=args.max_rejected_fraction,
+        min_image_side=args.min_image_side,
+        max_image_side=args.max_image_side,
         output_dir=output_dir,
         serving_dir=serving_dir,
         image_size=args.image_size,

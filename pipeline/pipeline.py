@@ -3,31 +3,38 @@ from __future__ import annotations
 
 from tfx import v1 as tfx
 
+from components.data_validation import AnomaliesGate, ConstrainedSchema
 from components.fid_evaluator import FidEvaluator
 from components.generator_pusher import GeneratorPusher
-from components.image_example_gen import ImageExampleGen, split_output_config
+from components.image_example_gen import ImageExampleGen
 from pipeline import configs
 
 
 def create_pipeline(config: configs.PipelineConfig,
                     metadata_connection_config=None) -> tfx.dsl.Pipeline:
-    """Ingest, validate, transform, train, score with FID, push when blessed."""
-    if config.input_format == "images":
-        example_gen = ImageExampleGen(config.data_dir, train_fraction=config.train_fraction)
-    else:
-        example_gen = tfx.components.ImportExampleGen(
-            input_base=config.data_dir,
-            output_config=split_output_config(config.train_fraction, partition_feature=None))
+    """Ingest, validate (stopping on anomalies), transform, train, score with FID, push."""
+    example_gen = ImageExampleGen(config.data_dir, config.ingest_options(),
+                                  train_fraction=config.train_fraction,
+                                  code_version=configs.code_version())
 
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
+    expectations = config.data_expectations()
+    constrained_schema = ConstrainedSchema(
+        schema=schema_gen.outputs["schema"],
+        min_channels=expectations.min_channels, max_channels=expectations.max_channels,
+        min_side=expectations.min_side, max_side=expectations.max_side,
+        code_version=configs.code_version())
     example_validator = tfx.components.ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
+        statistics=statistics_gen.outputs["statistics"],
+        schema=constrained_schema.outputs["constrained_schema"])
+    anomalies_gate = AnomaliesGate(anomalies=example_validator.outputs["anomalies"],
+                                   schema=constrained_schema.outputs["constrained_schema"])
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
-        schema=schema_gen.outputs["schema"],
+        schema=anomalies_gate.outputs["validated_schema"],
         preprocessing_fn=configs.PREPROCESSING_FN,
         custom_config=config.transform_custom_config())
 
@@ -62,8 +69,9 @@ def create_pipeline(config: configs.PipelineConfig,
     return tfx.dsl.Pipeline(
         pipeline_name=configs.PIPELINE_NAME,
         pipeline_root=config.pipeline_root,
-        components=[example_gen, statistics_gen, schema_gen, example_validator, transform,
-                    trainer, fid_evaluator, pusher],
+        components=[example_gen, statistics_gen, schema_gen, constrained_schema,
+                    example_validator, anomalies_gate, transform, trainer, fid_evaluator,
+                    pusher],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_pipeline_args))

@@ -1,4 +1,4 @@
-"""Ingest of a handful of files: decoding decisions, then the real Beam executor."""
+"""The real ExampleGen executor on a messy folder: exact counts and reasons, bounds, sources."""
 import io
 import json
 import os
@@ -8,94 +8,155 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from components.image_decoding import Rejection, image_to_example, label_of
+from components.ingest_config import IngestOptions, IngestSettings
+from tests.image_files import CORPUS_MAX_PIXELS, encode, noise, write_corpus
 from modules import features
+from modules.images import ImageSpec
+
+IN_PROCESS = ("--runner=FnApiRunner",)
+MULTI_PROCESS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+CORPUS_OPTIONS = IngestOptions(IngestSettings(ImageSpec(8, 3), max_pixels=CORPUS_MAX_PIXELS),
+                               max_rejected_fraction=0.5)
 
 
-def encode(array, image_format, **kwargs):
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format=image_format, **kwargs)
-    return buffer.getvalue()
+def run_example_gen(input_base, output_uri, options, beam_args=IN_PROCESS):
+    """The real executor; returns its Examples artifact and the report it wrote (even on failure)."""
+    from components.image_example_gen import run_ingest
+
+    report_path = os.path.join(output_uri, "ingestion_report.json")
+    try:
+        examples = run_ingest(str(input_base), str(output_uri), options, beam_args,
+                              train_fraction=0.5)
+    finally:
+        report = json.load(open(report_path)) if os.path.exists(report_path) else None
+    return examples, report
 
 
-NOISE_PNG = encode(np.random.default_rng(0).integers(0, 255, (64, 64, 3), np.uint8), "PNG")
-
-
-def feature(example, name):
-    value = example.features.feature[name]
-    return (value.bytes_list.value or value.int64_list.value)[0]
-
-
-def test_png_becomes_an_example_with_its_geometry_and_label():
-    content = encode(np.zeros((6, 10, 3), np.uint8), "PNG")
-    example = image_to_example(content, "cats/a.png")
-    assert feature(example, features.IMAGE) == content
-    assert (feature(example, features.HEIGHT), feature(example, features.WIDTH),
-            feature(example, features.CHANNELS)) == (6, 10, 3)
-    assert feature(example, features.LABEL) == b"cats"
-    assert feature(example, features.PATH) == b"cats/a.png"
-
-
-def test_jpeg_is_recognised_by_content_whatever_its_name():
-    content = encode(np.full((8, 8), 128, np.uint8), "JPEG")
-    example = image_to_example(content, "top-level.PNG")
-    assert feature(example, features.CHANNELS) == 1
-    assert feature(example, features.LABEL) == b""
-
-
-@pytest.mark.parametrize("content,reason", [
-    (b"", "empty file"),
-    (b"just some text, not pixels", "not an image"),
-    (NOISE_PNG[:len(NOISE_PNG) // 2], "truncated or corrupt"),
-    (encode(np.zeros((8, 8, 3), np.uint8), "TIFF"), "unsupported format"),
-], ids=["empty", "text", "truncated", "tiff"])
-def test_bad_files_are_rejected_with_a_reason(content, reason):
-    result = image_to_example(content, "x/bad.png")
-    assert isinstance(result, Rejection)
-    assert (result.path, result.reason) == ("x/bad.png", reason)
-
-
-def test_label_is_the_top_level_subfolder():
-    assert label_of("dogs/2019/x.png") == "dogs"
-    assert label_of("x.png") == ""
-
-
-def test_executor_writes_train_and_eval_examples_for_a_folder(tmp_path):
-    from google.protobuf import json_format
-    from tfx import v1 as tfx
-    from tfx.proto import example_gen_pb2
-
-    from components.image_example_gen import (ImageExampleGenExecutor, TOP_LEVEL_PATTERN,
-                                              split_output_config)
-
-    data = tmp_path / "data"
-    rng = np.random.default_rng(0)
-    written = {}
-    for index in range(20):
-        folder = data / ("a" if index % 2 else "b") / ("nested" if index % 5 == 0 else "")
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{index}.png"
-        path.write_bytes(encode(rng.integers(0, 255, (5, 7), np.uint8), "PNG"))
-        written[os.path.relpath(path, data)] = path.read_bytes()
-    (data / "notes.txt").write_text("not an image")
-
-    examples = tfx.types.standard_artifacts.Examples()
-    examples.uri = str(tmp_path / "examples")
-    exec_properties = {
-        "input_base": str(data),
-        "input_config": json.dumps({"splits": [{"name": "images", "pattern": TOP_LEVEL_PATTERN}]}),
-        "output_config": json_format.MessageToJson(split_output_config(0.5, features.PATH)),
-        "output_data_format": example_gen_pb2.FORMAT_TF_EXAMPLE,
-        "output_file_format": example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-    }
-    ImageExampleGenExecutor().Do({}, {"examples": [examples]}, exec_properties)
-
+def read_examples(uri):
     found = {}
     for split in ("train", "eval"):
-        files = tf.io.gfile.glob(f"{examples.uri}/Split-{split}/*")
+        files = tf.io.gfile.glob(f"{uri}/Split-{split}/*")
         for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
             example = tf.train.Example.FromString(record.numpy())
-            found[feature(example, features.PATH).decode()] = (split,
-                                                                feature(example, features.IMAGE))
-    assert {path: content for path, (_, content) in found.items()} == written
-    assert {split for split, _ in found.values()} == {"train", "eval"}
+            values = {name: (value.bytes_list.value or value.int64_list.value)[0]
+                      for name, value in example.features.feature.items()}
+            found[values[features.PATH].decode()] = dict(values, split=split)
+    return found
+
+
+def rejections_of(report):
+    return {entry["path"]: entry["reason"] for entry in report["rejections"]}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("corpus")
+    accepted, refused = write_corpus(root / "images")
+    examples, report = run_example_gen(root / "images", root / "in_process", CORPUS_OPTIONS)
+    return root, accepted, refused, examples, report
+
+
+def test_every_file_is_written_or_rejected_with_its_reason(corpus):
+    _, accepted, refused, examples, report = corpus
+    assert report["inputs_seen"] == len(accepted) + len(refused) == 27
+    assert rejections_of(report) == refused
+    assert report["rejected_by_reason"] == {
+        "empty file": 1, "truncated or corrupt": 2, "not an image": 2,
+        "unsupported format": 1, "too many pixels": 2, "unreadable": 1}
+    assert report["rejected"] == 9 and report["rejected_fraction"] == pytest.approx(9 / 27)
+    written = report["examples_written"]
+    assert set(written) == {"train", "eval"} and all(written.values())
+    assert sum(written.values()) == len(accepted)
+
+    found = read_examples(examples.uri)
+    assert {path: (value[features.FORMAT].decode(), value[features.CHANNELS])
+            for path, value in found.items()} == accepted
+    assert {split: sum(1 for value in found.values() if value["split"] == split)
+            for split in ("train", "eval")} == written
+    for path, value in found.items():
+        assert np.asarray(Image.open(io.BytesIO(value[features.IMAGE]))).shape == (
+            8, 8, 3), path
+        assert value[features.LABEL].decode() == (path.split("/")[0] if "/" in path else "")
+    assert (found["dogs/rotated.jpg"][features.HEIGHT],
+            found["dogs/rotated.jpg"][features.WIDTH]) == (16, 8)
+
+
+def test_counts_are_custom_properties_of_the_examples_artifact(corpus):
+    *_, examples, report = corpus
+    properties = {name: examples.get_custom_property(name) for name in (
+        "inputs_seen", "rejected", "examples_written_train", "examples_written_eval")}
+    assert properties == {"inputs_seen": 27, "rejected": 9,
+                          "examples_written_train": report["examples_written"]["train"],
+                          "examples_written_eval": report["examples_written"]["eval"]}
+    assert examples.get_custom_property("rejected_fraction") == pytest.approx(9 / 27)
+    assert not os.path.exists(os.path.join(examples.uri, "_ingest_work"))
+
+
+def test_multi_process_runner_gives_the_same_examples_and_report(corpus):
+    root, _, _, examples, report = corpus
+    other_examples, other_report = run_example_gen(root / "images", root / "multi_process",
+                                                   CORPUS_OPTIONS, MULTI_PROCESS)
+    assert {key: value for key, value in other_report.items() if key != "rejections"} == {
+        key: value for key, value in report.items() if key != "rejections"}
+    assert rejections_of(other_report) == rejections_of(report)
+    assert read_examples(other_examples.uri) == read_examples(examples.uri)
+
+
+def test_too_many_rejections_fail_the_run_with_one_message(corpus):
+    from components.ingestion_report import IngestionError
+
+    root, *_ = corpus
+    with pytest.raises(IngestionError, match=r"9 of 27 inputs .* were rejected \(33.3%\), "
+                                             r"over the limit of 10.0%"):
+        run_example_gen(root / "images", root / "default_limit",
+                        IngestOptions(CORPUS_OPTIONS.settings))
+    assert json.load(open(root / "default_limit" / "ingestion_report.json"))["rejected"] == 9
+
+
+def test_a_folder_without_a_valid_image_fails_the_run(tmp_path):
+    from components.ingestion_report import IngestionError
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "a.png").write_bytes(b"")
+    (tmp_path / "data" / "b.jpg").write_text("not a picture")
+    with pytest.raises(IngestionError, match="No valid image found in .*2 inputs seen, "
+                                             "0 examples written"):
+        run_example_gen(tmp_path / "data", tmp_path / "out", IngestOptions())
+
+
+def test_tfrecords_with_their_own_image_feature_name(tmp_path):
+    data = tmp_path / "records"
+    data.mkdir()
+
+    def record(image=None, label=None):
+        feature = {}
+        if image is not None:
+            feature["image_png"] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[image]))
+        if isinstance(label, str):
+            feature["label"] = tf.train.Feature(bytes_list=tf.train.BytesList(
+                value=[label.encode()]))
+        elif label is not None:
+            feature["label"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[label]))
+        return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+    with tf.io.TFRecordWriter(str(data / "plain.tfrecord")) as writer:
+        writer.write(record(encode(noise((8, 8)), "PNG"), "zero"))
+        writer.write(record(encode(noise((8, 8, 3)), "JPEG"), 7))
+        writer.write(record(b"garbage", "zero"))
+        writer.write(record(label="zero"))
+    with tf.io.TFRecordWriter(str(data / "more.tfrecord.gz"), options="GZIP") as writer:
+        writer.write(record(encode(noise((8, 8)), "WEBP", lossless=True)))
+    (data / "README").write_text("not records")
+
+    examples, report = run_example_gen(
+        data, tmp_path / "out", IngestOptions(input_format="tfrecord", image_feature="image_png",
+                                              max_rejected_fraction=0.6))
+    assert report["inputs_seen"] == 6
+    assert rejections_of(report) == {"plain.tfrecord#2": "not an image",
+                                     "plain.tfrecord#3": "not an image",
+                                     "README#0": "truncated or corrupt"}
+    found = read_examples(examples.uri)
+    assert {path: (value[features.LABEL].decode(), value[features.FORMAT].decode())
+            for path, value in found.items()} == {"plain.tfrecord#0": ("zero", "PNG"),
+                                                  "plain.tfrecord#1": ("7", "JPEG"),
+                                                  "more.tfrecord.gz#0": ("", "WEBP")}

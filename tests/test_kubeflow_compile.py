@@ -15,7 +15,9 @@ EXECUTOR_CLASSES = {
     "FileBasedExampleGen": "components.image_example_gen.ImageExampleGenExecutor",
     "StatisticsGen": "tfx.components.statistics_gen.executor.Executor",
     "SchemaGen": "tfx.components.schema_gen.executor.Executor",
+    "ConstrainedSchema": "components.data_validation.ConstrainedSchema_Executor",
     "ExampleValidator": "tfx.components.example_validator.executor.Executor",
+    "AnomaliesGate": "components.data_validation.AnomaliesGate_Executor",
     "Transform": "tfx.components.transform.executor.Executor",
     "Trainer": "tfx.components.trainer.executor.GenericExecutor",
     "FidEvaluator": "components.fid_evaluator.FidEvaluator_Executor",
@@ -62,8 +64,8 @@ def test_every_component_runs_the_tfx_entrypoint_with_its_executor_and_the_beam_
         assert args[:4] == ["--executor_class_path", EXECUTOR_CLASSES[task],
                             "--json_serialized_invocation_args", "{{$}}"], task
         assert args[4] == "--json_serialized_inputs_spec_args"
-        assert set(json.loads(args[5])["parameters"]) == set(
-            compiled["spec"]["components"][task]["inputDefinitions"]["parameters"]), task
+        assert set(json.loads(args[5]).get("parameters", {})) == set(
+            compiled["spec"]["components"][task]["inputDefinitions"].get("parameters", {})), task
         assert args[6:] == BEAM_ARGS, task
 
 
@@ -101,7 +103,8 @@ def test_the_factory_itself_carries_no_kubeflow_settings():
     from pipeline.pipeline import create_pipeline
 
     pipeline = create_pipeline(configs.PipelineConfig())
-    assert [component.platform_config for component in pipeline.components] == [None] * 8
+    assert [component.platform_config for component in pipeline.components] == [None] * len(
+        pipeline.components)
 
 
 def test_the_pusher_runs_through_the_tfx_entrypoint_from_its_compiled_command(

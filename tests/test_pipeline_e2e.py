@@ -7,11 +7,13 @@ import sys
 
 import pytest
 
+from tests.metadata_store import node_executions
 from pipeline import bundled_data, configs, run_local
 from modules.training_config import TrainerConfig
 
-COMPONENTS = ("FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator",
-              "Transform", "Trainer", "FidEvaluator", "GeneratorPusher")
+COMPONENTS = ("FileBasedExampleGen", "StatisticsGen", "SchemaGen", "ConstrainedSchema",
+              "ExampleValidator", "AnomaliesGate", "Transform", "Trainer", "FidEvaluator",
+              "GeneratorPusher")
 
 # Runs in a fresh interpreter that imports nothing but TensorFlow.
 LOAD_PUSHED_MODEL = r"""
@@ -26,21 +28,6 @@ print(json.dumps({
                               if m.split(".")[0] in ("modules", "components", "pipeline")),
 }))
 """
-
-
-def node_executions(metadata_path):
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = metadata_path
-    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(connection)
-    by_node = {}
-    for context in store.get_contexts_by_type("node"):
-        node = context.name.split(".")[-1]
-        by_node[node] = sorted(store.get_executions_by_context(context.id), key=lambda e: e.id)
-    return store, by_node
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +52,17 @@ def test_every_component_ran_and_the_generator_was_blessed_and_pushed(pipeline_r
     for node in COMPONENTS:
         assert [e.last_known_state for e in executions[node]] == [
             metadata_store_pb2.Execution.COMPLETE], node
+
+    (examples,) = [artifact for artifact in store.get_artifacts_by_type("Examples")
+                   if "inputs_seen" in artifact.custom_properties]  # ExampleGen's, not Transform's
+    with open(os.path.join(examples.uri, "ingestion_report.json")) as source:
+        report = json.load(source)
+    assert report["inputs_seen"] == examples.custom_properties["inputs_seen"].int_value == 600
+    assert report["rejected"] == 0 and sum(report["examples_written"].values()) == 600
+    (transform_graph,) = store.get_artifacts_by_type("TransformGraph")
+    vocabulary = os.path.join(transform_graph.uri, "transform_fn", "assets", "label_vocabulary")
+    with open(vocabulary) as source:
+        assert sorted(source.read().split()) == [str(digit) for digit in range(10)]
 
     blessings = store.get_artifacts_by_type("ModelBlessing")
     assert [b.custom_properties["blessed"].int_value for b in blessings] == [1]
@@ -146,7 +144,7 @@ def test_tfrecord_input_with_its_own_image_feature_name_and_rgb_16x16(tmp_path):
     run_local.run(config, runner="local")
 
     _, executions = node_executions(config.metadata_path)
-    assert "ImportExampleGen" in executions and "FidEvaluator" in executions
+    assert "FileBasedExampleGen" in executions and "FidEvaluator" in executions
     (version,) = os.listdir(config.serving_dir)
     serve = tf.saved_model.load(os.path.join(config.serving_dir, version)).signatures[
         "serving_default"]

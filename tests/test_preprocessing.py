@@ -1,4 +1,4 @@
-"""The decode/convert/resize/scale path of Transform's preprocessing_fn, on known images."""
+"""Transform's preprocessing_fn on ingested PNGs: exact scaling, shapes, unlabeled ids."""
 import io
 
 import numpy as np
@@ -24,26 +24,17 @@ def test_same_size_grayscale_is_scaled_exactly_to_minus_one_one():
     np.testing.assert_array_equal(to_uint8(out)[..., 0], pixels)
 
 
-def test_rgb_to_one_channel_uses_luma_and_gray_to_three_repeats():
-    rgb = np.zeros((8, 8, 3), np.uint8)
-    rgb[..., 0] = 255  # pure red
-    gray = decode_to_pixels(tf.constant(png(rgb)), ImageSpec(8, 1)).numpy()
-    assert gray.shape == (8, 8, 1)
-    # TensorFlow's RGB->gray weights: 0.2989 R + 0.587 G + 0.114 B.
-    assert to_uint8(gray)[0, 0, 0] == pytest.approx(0.2989 * 255, abs=1)
-    three = decode_to_pixels(tf.constant(png(np.full((8, 8), 200, np.uint8))), ImageSpec(8, 3))
-    np.testing.assert_array_equal(to_uint8(three.numpy()), np.full((8, 8, 3), 200, np.uint8))
-
-
-def test_downscaling_is_antialiased():
-    checkerboard = (np.indices((32, 32)).sum(axis=0) % 2 * 255).astype(np.uint8)
-    out = to_uint8(decode_to_pixels(tf.constant(png(checkerboard)), ImageSpec(8, 1)).numpy())
-    # An antialiased resize averages the checkerboard to mid-gray, not to aliased stripes.
-    assert np.all(np.abs(out.astype(int) - 128) <= 2)
+def test_rgb_png_is_scaled_exactly_and_a_png_of_another_shape_is_refused():
+    pixels = np.random.default_rng(0).integers(0, 256, (8, 8, 3), np.uint8)
+    out = decode_to_pixels(tf.constant(png(pixels)), ImageSpec(8, 3)).numpy()
+    np.testing.assert_array_equal(to_uint8(out), pixels)
+    # Ingest resizes every image; a PNG of another size means the data bypassed it.
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        decode_to_pixels(tf.constant(png(pixels[:4])), ImageSpec(8, 3))
 
 
 def test_preprocessing_fn_outputs_pixels_and_unlabeled_ids():
-    batch = tf.constant([png(np.zeros((16, 16), np.uint8)), png(np.full((4, 4), 255, np.uint8))])
+    batch = tf.constant([png(np.zeros((8, 8), np.uint8)), png(np.full((8, 8), 255, np.uint8))])
     outputs = preprocessing_fn({features.IMAGE: batch}, {"image_size": 8, "channels": 1})
     assert outputs[features.PIXELS].shape == (2, 8, 8, 1)
     np.testing.assert_allclose(outputs[features.PIXELS].numpy()[0], -1.0)

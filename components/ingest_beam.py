@@ -1,0 +1,132 @@
+"""The ingest Beam job: every input below a folder to a canonical tf.Example or a rejection.
+
+It streams: the folder is listed one directory at a time, the file names are
+spread over the workers, and each input is read, normalized and emitted on its
+own; rejections stream to JSON-lines shards and the number of inputs to a
+count file, both under `work_dir`, for the ingestion report. Free of TFX, so
+multi-process workers import only Beam, TensorFlow and Pillow.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Iterator, Union
+
+import apache_beam as beam
+from google.protobuf.message import DecodeError
+import tensorflow as tf
+
+from components.image_decoding import (CORRUPT, NOT_AN_IMAGE, UNREADABLE, Rejection,
+                                       image_to_example)
+from components.ingest_config import IngestOptions
+from components.ingestion_report import rejection_to_json_line
+from modules import features
+
+INPUTS_SEEN_FILE = "inputs_seen"
+REJECTIONS_PREFIX = "rejections"
+_REJECTED = "rejected"
+
+
+@dataclasses.dataclass(frozen=True)
+class RawImage:
+    """The encoded bytes of one input, named by its path relative to the input folder."""
+
+    path: str
+    content: bytes
+    label: str | None = None      # None: the top-level subfolder of `path`
+
+
+def _list_files(input_base: str) -> Iterator[str]:
+    """Every non-directory entry below `input_base` (hidden files and broken links too)."""
+    for directory, _, names in tf.io.gfile.walk(input_base):
+        for name in names:
+            yield os.path.join(directory, name)
+
+
+def _relative(path: str, input_base: str) -> str:
+    return path[len(input_base):].lstrip("/")
+
+
+def _read_image_file(path: str, input_base: str) -> Union[RawImage, Rejection]:
+    try:
+        with tf.io.gfile.GFile(path, "rb") as source:
+            return RawImage(_relative(path, input_base), source.read())
+    except (OSError, tf.errors.OpError) as error:
+        return Rejection(_relative(path, input_base), UNREADABLE, str(error))
+
+
+def _read_records(path: str, input_base: str,
+                  image_feature: str) -> Iterator[Union[RawImage, Rejection]]:
+    """The tf.Examples of one TFRecord file (gzipped when named *.gz), named `<file>#<index>`."""
+    compression = "GZIP" if path.endswith((".gz", ".gzip")) else ""
+    name = _relative(path, input_base)
+    index = 0
+    try:
+        for record in tf.data.TFRecordDataset(path, compression_type=compression):
+            yield _record_to_raw_image(record.numpy(), f"{name}#{index}", image_feature)
+            index += 1
+    except tf.errors.OpError as error:  # a bad checksum or a cut file: the rest is unreadable
+        yield Rejection(f"{name}#{index}", CORRUPT,
+                        f"record {index} and any after it are unreadable: {error}")
+        return
+    if index == 0 and tf.io.gfile.stat(path).length > 0:  # shorter than one record header
+        yield Rejection(f"{name}#0", CORRUPT, "not a TFRecord file: no complete record")
+
+
+def _record_to_raw_image(record: bytes, path: str, image_feature: str):
+    """The image bytes and label of one record; a string or integer `label` feature is optional."""
+    try:
+        feature_map = tf.train.Example.FromString(record).features.feature
+    except DecodeError as error:
+        return Rejection(path, NOT_AN_IMAGE, f"not a tf.Example: {error}")
+    encoded = feature_map[image_feature].bytes_list.value if image_feature in feature_map else []
+    if not encoded:
+        return Rejection(path, NOT_AN_IMAGE, f"no bytes feature {image_feature!r}")
+    label = feature_map[features.LABEL] if features.LABEL in feature_map else tf.train.Feature()
+    if label.bytes_list.value:
+        return RawImage(path, encoded[0], label.bytes_list.value[0].decode("utf-8"))
+    if label.int64_list.value:
+        return RawImage(path, encoded[0], str(label.int64_list.value[0]))
+    return RawImage(path, encoded[0], "")
+
+
+class _Normalize(beam.DoFn):
+    """A raw input to a canonical tf.Example, or its rejection as a JSON line."""
+
+    def __init__(self, options: IngestOptions):
+        self._settings = options.settings
+
+    def process(self, item: Union[RawImage, Rejection]):
+        result = item if isinstance(item, Rejection) else image_to_example(
+            item.content, item.path, self._settings, item.label)
+        if isinstance(result, Rejection):
+            yield beam.pvalue.TaggedOutput(_REJECTED, rejection_to_json_line(result))
+        else:
+            yield result
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.pvalue.PBegin)
+@beam.typehints.with_output_types(tf.train.Example)
+def IngestInputs(pipeline, input_base: str, options: IngestOptions,
+                 work_dir: str) -> beam.pvalue.PCollection:
+    """Streams every input below `input_base` into tf.Examples; rejections go to shards."""
+    input_base = input_base.rstrip("/")
+    files = (pipeline
+             | "InputBase" >> beam.Create([input_base])
+             | "ListFiles" >> beam.FlatMap(_list_files)
+             | "SpreadFiles" >> beam.Reshuffle())
+    if options.input_format == "images":
+        inputs = files | "ReadFiles" >> beam.Map(_read_image_file, input_base)
+    else:
+        inputs = files | "ReadRecords" >> beam.FlatMap(_read_records, input_base,
+                                                       options.image_feature)
+    results = inputs | "Normalize" >> beam.ParDo(_Normalize(options)).with_outputs(
+        _REJECTED, main="examples")
+    _ = (inputs
+         | "CountInputs" >> beam.combiners.Count.Globally()
+         | "WriteInputCount" >> beam.io.WriteToText(os.path.join(work_dir, INPUTS_SEEN_FILE),
+                                                    shard_name_template=""))
+    _ = results[_REJECTED] | "WriteRejections" >> beam.io.WriteToText(
+        os.path.join(work_dir, REJECTIONS_PREFIX), file_name_suffix=".jsonl")
+    return results["examples"]
