@@ -45,7 +45,7 @@ def test_anomalies_are_described_by_feature():
 def test_colour_images_and_an_empty_split_stop_a_grayscale_run_before_transform(tmp_path):
     from ml_metadata.proto import metadata_store_pb2
 
-    from metadata_store import node_executions
+    from tests.metadata_store import node_executions
     from pipeline import run_local
 
     data = tmp_path / "images"
