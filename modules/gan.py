@@ -10,17 +10,18 @@ import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import tensorflow as tf
 
 from modules.keras import keras
-from modules.losses import GanLoss
+from modules.losses import GanLoss, r1_penalty
 
 
 class GAN(keras.Model):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, loss: GanLoss,
-                 seed: int = 0, **kwargs):
+                 seed: int = 0, r1_weight: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.gan_loss = loss
         self.latent_dim = int(generator.input_shape[-1])
+        self.r1_weight = r1_weight
         # A stateful generator, so the noise stream is part of the model's state
         # (and of its checkpoints) instead of hidden global RNG state.
         self.noise_rng = tf.random.Generator.from_seed(seed)
@@ -44,7 +45,12 @@ class GAN(keras.Model):
             fake_images = self.generator(self.sample_noise(batch_size), training=True)
             real_logits = self.discriminator(real_images, training=True)
             fake_logits = self.discriminator(fake_images, training=True)
-            discriminator_loss = self.gan_loss.discriminator_loss(real_logits, fake_logits)
+            discriminator_loss = (
+                self.gan_loss.discriminator_loss(real_logits, fake_logits)
+                + self.gan_loss.discriminator_penalty(self.discriminator, real_images,
+                                                      fake_images, self.noise_rng))
+            if self.r1_weight:
+                discriminator_loss += r1_penalty(self.discriminator, real_images, self.r1_weight)
         variables = self.discriminator.trainable_variables
         self.discriminator_optimizer.apply_gradients(
             zip(tape.gradient(discriminator_loss, variables), variables))
@@ -60,6 +66,6 @@ class GAN(keras.Model):
         return {
             "generator_loss": generator_loss,
             "discriminator_loss": discriminator_loss,
-            "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
-            "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits)),
+            "d_real": tf.reduce_mean(self.gan_loss.discriminator_score(real_logits)),
+            "d_fake": tf.reduce_mean(self.gan_loss.discriminator_score(fake_logits)),
         }

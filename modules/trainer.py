@@ -31,7 +31,8 @@ def build_gan(config: TrainerConfig) -> GAN:
     keras.utils.set_random_seed(config.seed)
     gan = GAN(build_generator(config.image_spec, config.network_config),
               build_discriminator(config.image_spec, config.network_config),
-              get_loss(config.loss), seed=config.seed)
+              get_loss(config.loss, config.gradient_penalty_weight), seed=config.seed,
+              r1_weight=config.r1_weight)
     gan.compile(
         generator_optimizer=keras.optimizers.Adam(config.generator_learning_rate,
                                                   beta_1=config.adam_beta_1),

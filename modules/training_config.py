@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from modules.images import ImageSpec
 
-LOSS_NAMES = ("non_saturating", "least_squares")
+LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +36,8 @@ class TrainerConfig:
     discriminator_learning_rate: float = 2e-4
     adam_beta_1: float = 0.5
     loss: str = "non_saturating"
+    gradient_penalty_weight: float = 10.0   # WGAN-GP's penalty (used with loss="wgan_gp")
+    r1_weight: float = 0.0                  # R1 penalty on real images, any loss; 0 = off
     seed: int = 0
     log_every_steps: int = 500
     sample_every_steps: int = 2000
@@ -51,6 +53,9 @@ class TrainerConfig:
                      "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("gradient_penalty_weight", "r1_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("generator_learning_rate", "discriminator_learning_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")

@@ -46,3 +46,14 @@ def test_invalid_settings_fail_up_front(field, value):
 def test_custom_config_ignores_pipeline_only_keys():
     config = TrainerConfig.from_custom_config({"batch_size": 32, "code_version": "abc"})
     assert config.batch_size == 32
+
+
+@pytest.mark.parametrize("loss,r1_weight", [("hinge", 0.0), ("wgan_gp", 0.0),
+                                            ("non_saturating", 1.0)])
+def test_every_loss_and_the_r1_penalty_train(loss, r1_weight):
+    gan = build_gan(dataclasses.replace(CONFIG, loss=loss, r1_weight=r1_weight))
+    real = np.random.default_rng(0).uniform(-1, 1, (32, 8, 8, 1)).astype(np.float32)
+    history = gan.fit(real, batch_size=16, epochs=2, verbose=0)
+    assert int(gan.generator_optimizer.iterations) == 4
+    for name in ("generator_loss", "discriminator_loss"):
+        assert np.all(np.isfinite(history.history[name]))
