@@ -32,7 +32,9 @@ def build_gan(config: TrainerConfig) -> GAN:
     gan = GAN(build_generator(config.image_spec, config.network_config),
               build_discriminator(config.image_spec, config.network_config),
               get_loss(config.loss, config.gradient_penalty_weight), seed=config.seed,
-              r1_weight=config.r1_weight)
+              r1_weight=config.r1_weight, ema_decay=config.ema_decay,
+              augmentations=config.augmentations,
+              discriminator_steps=config.discriminator_steps)
     gan.compile(
         generator_optimizer=keras.optimizers.Adam(config.generator_learning_rate,
                                                   beta_1=config.adam_beta_1),
@@ -86,7 +88,7 @@ class TrainingMonitor(keras.callbacks.Callback):
 
     def _write_grid(self, path: str) -> None:
         tf.io.gfile.makedirs(os.path.dirname(path))
-        save_sample_grid(path, self.model.generator(self.noise, training=False).numpy())
+        save_sample_grid(path, self.model.inference_generator(self.noise, training=False).numpy())
 
 
 def train(config: TrainerConfig, train_files, tf_transform_output: tft.TFTransformOutput,
@@ -97,7 +99,8 @@ def train(config: TrainerConfig, train_files, tf_transform_output: tft.TFTransfo
     tf.io.gfile.makedirs(run_dir)
     with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILE), "w") as out:
         json.dump(dataclasses.asdict(config), out, indent=2)
-    dataset = data.transformed_dataset(train_files, tf_transform_output, config.batch_size,
+    dataset = data.transformed_dataset(train_files, tf_transform_output,
+                                       config.batch_size * config.discriminator_steps,
                                        shuffle_seed=config.seed, repeat=True)
     dataset = dataset.map(lambda batch: batch[features.PIXELS])
     gan = build_gan(config)
@@ -117,7 +120,7 @@ def run_fn(fn_args) -> None:
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     gan = train(config, fn_args.train_files, tf_transform_output, fn_args.train_steps,
                 fn_args.model_run_dir)
-    export_generator(gan.generator, fn_args.serving_model_dir, {
+    export_generator(gan.inference_generator, fn_args.serving_model_dir, {
         "latent_dim": config.latent_dim,
         "image_size": config.image_size,
         "channels": config.channels,

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 from modules.images import ImageSpec
 
 LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
+AUGMENTATIONS = ("color", "translation", "cutout")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,6 +16,7 @@ class NetworkConfig:
     latent_dim: int = 64
     generator_filters: int = 64      # width at the full-resolution end
     discriminator_filters: int = 64
+    spectral_normalization: bool = False  # in the discriminator
 
     def __post_init__(self):
         for name in ("latent_dim", "generator_filters", "discriminator_filters"):
@@ -38,6 +40,10 @@ class TrainerConfig:
     loss: str = "non_saturating"
     gradient_penalty_weight: float = 10.0   # WGAN-GP's penalty (used with loss="wgan_gp")
     r1_weight: float = 0.0                  # R1 penalty on real images, any loss; 0 = off
+    ema_decay: float = 0.0                  # EMA of generator weights; 0 = off, e.g. 0.999
+    spectral_normalization: bool = False    # in the discriminator
+    diff_augment: str = ""                  # comma-separated subset of AUGMENTATIONS
+    discriminator_steps: int = 1            # discriminator updates per generator update
     seed: int = 0
     log_every_steps: int = 500
     sample_every_steps: int = 2000
@@ -46,10 +52,15 @@ class TrainerConfig:
 
     def __post_init__(self):
         ImageSpec(self.image_size, self.channels)
-        NetworkConfig(self.latent_dim, self.generator_filters, self.discriminator_filters)
+        self.network_config  # validates the network settings
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"unknown GAN loss {self.loss!r}; choose one of {LOSS_NAMES}")
-        for name in ("batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",
+        unknown = set(self.augmentations) - set(AUGMENTATIONS)
+        if unknown:
+            raise ValueError(f"unknown diff_augment {sorted(unknown)}; choose from {AUGMENTATIONS}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        for name in ("discriminator_steps", "batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",
                      "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -72,4 +83,9 @@ class TrainerConfig:
 
     @property
     def network_config(self) -> NetworkConfig:
-        return NetworkConfig(self.latent_dim, self.generator_filters, self.discriminator_filters)
+        return NetworkConfig(self.latent_dim, self.generator_filters, self.discriminator_filters,
+                             self.spectral_normalization)
+
+    @property
+    def augmentations(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.diff_augment.split(",") if name.strip())
