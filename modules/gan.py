@@ -39,6 +39,10 @@ class GAN(keras.Model):
         # A stateful generator, so the noise stream is part of the model's state
         # (and of its checkpoints) instead of hidden global RNG state.
         self.noise_rng = tf.random.Generator.from_seed(seed)
+        # Real images the discriminator has consumed: progress in images, as StyleGAN counts it.
+        self.images_seen = tf.Variable(0, dtype=tf.int64, trainable=False, name="images_seen",
+                                       synchronization=tf.VariableSynchronization.ON_WRITE,
+                                       aggregation=tf.VariableAggregation.SUM)
 
     def compile(self, generator_optimizer: keras.optimizers.Optimizer,
                 discriminator_optimizer: keras.optimizers.Optimizer, **kwargs):
@@ -50,6 +54,11 @@ class GAN(keras.Model):
     def inference_generator(self) -> keras.Model:
         """The generator to sample from: the EMA one when EMA is on."""
         return self.ema_generator or self.generator
+
+    @property
+    def step(self) -> int:
+        """Generator updates so far (the optimizer's counter, so it is checkpointed with it)."""
+        return int(self.generator_optimizer.iterations.numpy())
 
     def call(self, noise, training=False):
         return self.generator(noise, training=training)
@@ -104,6 +113,7 @@ class GAN(keras.Model):
             discriminator_loss, real_logits, fake_logits = self._discriminator_step(
                 real_images[index * batch_size:(index + 1) * batch_size])
         generator_loss = self._generator_step(batch_size)
+        self.images_seen.assign_add(tf.cast(tf.shape(real_images)[0], tf.int64))
         if self.ema_generator is not None:
             # Mirrored variables are updated from the cross-replica context.
             tf.distribute.get_replica_context().merge_call(lambda _: self._assign_ema())

@@ -9,6 +9,11 @@ from modules.images import ImageSpec
 
 LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
 AUGMENTATIONS = ("color", "translation", "cutout")
+ON_NON_FINITE = ("stop", "rollback")
+# The Trainer's custom_config key for a folder that outlives Trainer executions
+# (set by the pipeline; see modules.checkpointing). Not a TrainerConfig field: where
+# checkpoints live must not change which checkpoint a run resumes from.
+CHECKPOINT_ROOT_KEY = "checkpoint_root"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +54,9 @@ class TrainerConfig:
     sample_every_steps: int = 2000
     sample_grid_size: int = 64
     steps_per_execution: int = 10
+    checkpoint_every_steps: int = 500
+    on_non_finite: str = "stop"             # or "rollback" to the last good checkpoint
+    max_rollbacks: int = 3                  # then stop anyway
 
     def __post_init__(self):
         ImageSpec(self.image_size, self.channels)
@@ -60,7 +68,12 @@ class TrainerConfig:
             raise ValueError(f"unknown diff_augment {sorted(unknown)}; choose from {AUGMENTATIONS}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
-        for name in ("discriminator_steps", "batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",
+        if self.on_non_finite not in ON_NON_FINITE:
+            raise ValueError(f"on_non_finite must be one of {ON_NON_FINITE}, "
+                             f"got {self.on_non_finite!r}")
+        if self.max_rollbacks < 0:
+            raise ValueError(f"max_rollbacks must be >= 0, got {self.max_rollbacks}")
+        for name in ("checkpoint_every_steps", "discriminator_steps", "batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",
                      "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

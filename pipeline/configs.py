@@ -8,7 +8,7 @@ import pathlib
 
 from modules.images import ImageSpec
 from modules.metrics import FID_EXTRACTORS
-from modules.training_config import TrainerConfig
+from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
 
 PIPELINE_NAME = "gan-pipeline"
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -74,6 +74,11 @@ class PipelineConfig:
         return os.path.join(self.output_dir, "fid_cache")
 
     @property
+    def checkpoint_root(self) -> str:
+        """Outlives Trainer executions, so a re-run after preemption resumes from here."""
+        return os.path.join(self.output_dir, "checkpoints")
+
+    @property
     def metadata_path(self) -> str:
         return os.path.join(self.output_dir, "metadata.sqlite")
 
@@ -81,7 +86,8 @@ class PipelineConfig:
         """The Trainer's `custom_config`: its own settings plus the image shape."""
         settings = dataclasses.asdict(self.trainer)
         settings.update(image_size=self.image_size, channels=self.channels,
-                        code_version=code_version())
+                        code_version=code_version(),
+                        **{CHECKPOINT_ROOT_KEY: self.checkpoint_root})
         return settings
 
     def transform_custom_config(self) -> dict:
