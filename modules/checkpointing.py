@@ -36,7 +36,9 @@ def all_finite(variables) -> bool:
 
 
 class TrainingCheckpoint:
-    def __init__(self, gan: GAN, directory: str, keep: int = KEEP_CHECKPOINTS):
+    def __init__(self, gan: GAN, directory: str, keep: int = KEEP_CHECKPOINTS,
+                 extra: Mapping[str, tf.Module] | None = None):
+        """`extra`: more state to save and restore with the GAN (e.g. the best snapshot)."""
         # Optimizer slots are created lazily; build them so a restore fills them in place.
         gan.generator_optimizer.build(gan.generator.trainable_variables)
         gan.discriminator_optimizer.build(gan.discriminator.trainable_variables)
@@ -47,6 +49,7 @@ class TrainingCheckpoint:
                      noise_rng=gan.noise_rng, images_seen=gan.images_seen)
         if gan.ema_generator is not None:
             state["ema_generator"] = gan.ema_generator
+        state.update(extra or {})
         self.checkpoint = tf.train.Checkpoint(**state)
         self.manager = tf.train.CheckpointManager(
             self.checkpoint, directory, max_to_keep=keep,

@@ -82,17 +82,18 @@ class GAN(keras.Model):
             if self.r1_weight:
                 loss += r1_penalty(self.discriminator, real_images, self.r1_weight)
         variables = self.discriminator.trainable_variables
-        self.discriminator_optimizer.apply_gradients(zip(tape.gradient(loss, variables),
-                                                         variables))
-        return loss, real_logits, fake_logits
+        gradients = tape.gradient(loss, variables)
+        self.discriminator_optimizer.apply_gradients(zip(gradients, variables))
+        return loss, real_logits, fake_logits, tf.linalg.global_norm(gradients)
 
     def _generator_step(self, batch_size):
         with tf.GradientTape() as tape:
             fake_images = self.generator(self.sample_noise(batch_size), training=True)
             loss = self.gan_loss.generator_loss(self._discriminate(fake_images))
         variables = self.generator.trainable_variables
-        self.generator_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return loss
+        gradients = tape.gradient(loss, variables)
+        self.generator_optimizer.apply_gradients(zip(gradients, variables))
+        return loss, tf.linalg.global_norm(gradients)
 
     def _assign_ema(self):
         step = tf.cast(self.generator_optimizer.iterations, tf.float32)
@@ -110,9 +111,10 @@ class GAN(keras.Model):
         batch holds `discriminator_steps` discriminator batches."""
         batch_size = tf.shape(real_images)[0] // self.discriminator_steps
         for index in range(self.discriminator_steps):
-            discriminator_loss, real_logits, fake_logits = self._discriminator_step(
+            discriminator_loss, real_logits, fake_logits, discriminator_norm = \
+                self._discriminator_step(
                 real_images[index * batch_size:(index + 1) * batch_size])
-        generator_loss = self._generator_step(batch_size)
+        generator_loss, generator_norm = self._generator_step(batch_size)
         self.images_seen.assign_add(tf.cast(tf.shape(real_images)[0], tf.int64))
         if self.ema_generator is not None:
             # Mirrored variables are updated from the cross-replica context.
@@ -122,4 +124,6 @@ class GAN(keras.Model):
             "discriminator_loss": discriminator_loss,
             "d_real": tf.reduce_mean(self.gan_loss.discriminator_score(real_logits)),
             "d_fake": tf.reduce_mean(self.gan_loss.discriminator_score(fake_logits)),
+            "generator_grad_norm": generator_norm,
+            "discriminator_grad_norm": discriminator_norm,
         }

@@ -17,12 +17,14 @@ from absl import logging
 from modules import data, features
 from modules.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint, all_finite,
                                    checkpoint_directory)
+from modules.domain_classifier import ClassifierConfig
 from modules.export import export_generator
 from modules.gan import GAN
 from modules.images import save_sample_grid
 from modules.keras import keras
 from modules.losses import get_loss
 from modules.networks import build_discriminator, build_generator
+from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
 from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
 
 SAMPLE_GRID_FILE = "sample_grid.png"
@@ -151,6 +153,13 @@ class TrainingResult:
     gan: GAN
     start_step: int      # the step training (re)started from: > 0 after a resume
     rollbacks: int
+    best: BestSnapshot | None
+
+    @property
+    def export_generator(self):
+        """The best snapshot when selection ran, else the inference (EMA or raw) generator."""
+        return self.best.generator if self.best and self.best.exists \
+            else self.gan.inference_generator
 
 
 def data_shuffle_seed(seed: int, step: int, rollbacks: int) -> int:
@@ -159,23 +168,29 @@ def data_shuffle_seed(seed: int, step: int, rollbacks: int) -> int:
 
 
 def train(config: TrainerConfig, pixel_batches: PixelBatches, train_steps: int, run_dir: str,
-          checkpoint_dir: str) -> TrainingResult:
+          checkpoint_dir: str, cheap_fid: CheapFid | None = None) -> TrainingResult:
     """Trains to `train_steps` generator steps, resuming from `checkpoint_dir` when it holds
-    a checkpoint; writes logs and grids under `run_dir`."""
+    a checkpoint; writes logs and grids under `run_dir`. With `cheap_fid` (and
+    `config.fid_every_steps`), keeps the best-scoring snapshot for export."""
     if train_steps < 1:
         raise ValueError(f"train_steps must be at least 1, got {train_steps}")
     tf.io.gfile.makedirs(run_dir)
     with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILE), "w") as out:
         json.dump(dataclasses.asdict(config), out, indent=2)
     gan = build_gan(config)
-    checkpoint = TrainingCheckpoint(gan, checkpoint_dir)
+    best = BestSnapshot(gan.inference_generator) if cheap_fid and config.fid_every_steps else None
+    checkpoint = TrainingCheckpoint(gan, checkpoint_dir, extra={"best_snapshot": best} if best
+                                    else None)
     start_step = checkpoint.restore_latest()
     if checkpoint.saved_step is None:
         checkpoint.save()  # step 0: something to roll back to
     logging.info("Training from step %d of %d (checkpoints in %s)", start_step, train_steps,
                  checkpoint.directory)
     guard = CheckpointAndGuard(checkpoint, config.checkpoint_every_steps)
-    callbacks = [TrainingMonitor(config, train_steps, run_dir), guard]
+    monitor = TrainingMonitor(config, train_steps, run_dir)
+    # The selector runs before the guard, so the end-of-training checkpoint holds its verdict.
+    callbacks = [monitor] + ([SnapshotSelector(cheap_fid, best, config.fid_every_steps,
+                                               monitor.writer)] if best else []) + [guard]
     rollbacks = 0
     while gan.step < train_steps:
         dataset = pixel_batches(data_shuffle_seed(config.seed, gan.step, rollbacks))
@@ -191,7 +206,24 @@ def train(config: TrainerConfig, pixel_batches: PixelBatches, train_steps: int, 
         rollbacks += 1
         logging.warning("%s; rolling back to step %d (rollback %d of %d)", guard.divergence,
                         checkpoint.restore_latest(), rollbacks, config.max_rollbacks)
-    return TrainingResult(gan, start_step, rollbacks)
+    if best and best.exists:
+        logging.info("Exporting the best snapshot: cheap FID %.4f at step %d",
+                     float(best.fid.numpy()), int(best.step.numpy()))
+    return TrainingResult(gan, start_step, rollbacks, best)
+
+
+def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output) -> CheapFid | None:
+    """The snapshot scorer, when configured and the training images carry labels."""
+    if not config.fid_every_steps:
+        return None
+    pixels, labels = data.load_split(train_files, tf_transform_output,
+                                     limit=ClassifierConfig().max_train_images)
+    try:
+        return CheapFid.from_training_images(pixels, labels, config.image_spec,
+                                             config.fid_samples, config.latent_dim, config.seed)
+    except ValueError as error:  # e.g. unlabeled images: no classifier to extract features
+        logging.warning("Best-snapshot selection is off: %s", error)
+        return None
 
 
 def run_fn(fn_args) -> None:
@@ -213,8 +245,9 @@ def run_fn(fn_args) -> None:
 
     result = train(config, pixel_batches, fn_args.train_steps, fn_args.model_run_dir,
                    checkpoint_directory(checkpoint_root, custom_config, fn_args.train_steps,
-                                        fingerprint))
-    export_generator(result.gan.inference_generator, fn_args.serving_model_dir, {
+                                        fingerprint),
+                   cheap_fid_from(config, fn_args.train_files, tf_transform_output))
+    export_generator(result.export_generator, fn_args.serving_model_dir, {
         "latent_dim": config.latent_dim,
         "image_size": config.image_size,
         "channels": config.channels,

@@ -55,6 +55,8 @@ class TrainerConfig:
     sample_grid_size: int = 64
     steps_per_execution: int = 10
     checkpoint_every_steps: int = 500
+    fid_every_steps: int = 0                # cheap FID for best-snapshot selection; 0 = off
+    fid_samples: int = 500
     on_non_finite: str = "stop"             # or "rollback" to the last good checkpoint
     max_rollbacks: int = 3                  # then stop anyway
 
@@ -73,7 +75,9 @@ class TrainerConfig:
                              f"got {self.on_non_finite!r}")
         if self.max_rollbacks < 0:
             raise ValueError(f"max_rollbacks must be >= 0, got {self.max_rollbacks}")
-        for name in ("checkpoint_every_steps", "discriminator_steps", "batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",
+        if self.fid_every_steps < 0:
+            raise ValueError(f"fid_every_steps must be >= 0, got {self.fid_every_steps}")
+        for name in ("fid_samples", "checkpoint_every_steps", "discriminator_steps", "batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",
                      "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")

@@ -41,7 +41,9 @@ class PipelineConfig:
     fid_extractor_path: str = ""          # Inception weights / extractor model (path or URL)
     fid_baseline_tolerance: float = 0.0   # bless only if FID <= served FID * (1 + tolerance)
     keep_versions: int = 5                # pushed versions kept in serving_dir
-    trainer: TrainerConfig = TrainerConfig()
+    # `make run`'s training choices (see README, "Training"): an averaged generator,
+    # and the best snapshot by a cheap FID every 500 steps is what gets exported.
+    trainer: TrainerConfig = TrainerConfig(ema_decay=0.999, fid_every_steps=500)
     beam_pipeline_args: tuple[str, ...] = ("--runner=FnApiRunner",)
     enable_cache: bool = True
 
