@@ -3,7 +3,7 @@ VENV_PYTHON := .venv/bin/python
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 # Each runs as `python -m benchmarks.<name>` and prints its figures.
-BENCHMARKS := serving
+BENCHMARKS := serving training
 
 .PHONY: setup run test bench lock clean
 

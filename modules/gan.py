@@ -18,6 +18,23 @@ from modules.losses import GanLoss, r1_penalty
 EMA_WARMUP = 10.0
 
 
+def _differentiated_loss(optimizer, loss):
+    """What the tape differentiates (call inside the tape): the loss averaged over replicas
+    (each replica's loss is a mean over its share of the batch; gradients are summed),
+    and loss-scaled under float16 so small gradients do not underflow."""
+    loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
+    if isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer):
+        return optimizer.get_scaled_loss(loss)
+    return loss
+
+
+def _gradients(tape: tf.GradientTape, optimizer, differentiated_loss, variables):
+    gradients = tape.gradient(differentiated_loss, variables)
+    if isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer):
+        return optimizer.get_unscaled_gradients(gradients)
+    return gradients
+
+
 class GAN(keras.Model):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, loss: GanLoss,
                  seed: int = 0, r1_weight: float = 0.0, ema_decay: float = 0.0,
@@ -70,30 +87,46 @@ class GAN(keras.Model):
         return self.discriminator(diff_augment(images, self.augmentations, self.noise_rng),
                                   training=True)
 
-    def _discriminator_step(self, real_images):
-        with tf.GradientTape() as tape:
+    def _adversarial_step(self, real_images, update_generator: bool):
+        """One discriminator update and, when asked, a generator update from the same
+        forward pass (as the TensorFlow DCGAN tutorial does: one tape per network, no
+        second generator pass; both gradients see the discriminator before its update)."""
+        with tf.GradientTape() as discriminator_tape, tf.GradientTape() as generator_tape:
             fake_images = self.generator(self.sample_noise(tf.shape(real_images)[0]),
                                          training=True)
             real_logits = self._discriminate(real_images)
             fake_logits = self._discriminate(fake_images)
-            loss = (self.gan_loss.discriminator_loss(real_logits, fake_logits)
-                    + self.gan_loss.discriminator_penalty(self.discriminator, real_images,
-                                                          fake_images, self.noise_rng))
+            discriminator_loss = (
+                self.gan_loss.discriminator_loss(real_logits, fake_logits)
+                + self.gan_loss.discriminator_penalty(self.discriminator, real_images,
+                                                      fake_images, self.noise_rng))
             if self.r1_weight:
-                loss += r1_penalty(self.discriminator, real_images, self.r1_weight)
+                discriminator_loss += r1_penalty(self.discriminator, real_images, self.r1_weight)
+            generator_loss = self.gan_loss.generator_loss(fake_logits)
+            differentiated = (_differentiated_loss(self.discriminator_optimizer,
+                                                   discriminator_loss),
+                              _differentiated_loss(self.generator_optimizer, generator_loss))
+        generator_norm = tf.constant(0.0)
+        if update_generator:  # gradients first: applying D's update changes D's variables
+            generator_variables = self.generator.trainable_variables
+            generator_gradients = _gradients(generator_tape, self.generator_optimizer,
+                                             differentiated[1], generator_variables)
+            generator_norm = tf.linalg.global_norm(generator_gradients)
         variables = self.discriminator.trainable_variables
-        gradients = tape.gradient(loss, variables)
+        gradients = _gradients(discriminator_tape, self.discriminator_optimizer,
+                               differentiated[0], variables)
         self.discriminator_optimizer.apply_gradients(zip(gradients, variables))
-        return loss, real_logits, fake_logits, tf.linalg.global_norm(gradients)
-
-    def _generator_step(self, batch_size):
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(self.sample_noise(batch_size), training=True)
-            loss = self.gan_loss.generator_loss(self._discriminate(fake_images))
-        variables = self.generator.trainable_variables
-        gradients = tape.gradient(loss, variables)
-        self.generator_optimizer.apply_gradients(zip(gradients, variables))
-        return loss, tf.linalg.global_norm(gradients)
+        if update_generator:
+            self.generator_optimizer.apply_gradients(zip(generator_gradients,
+                                                         generator_variables))
+        return {
+            "generator_loss": generator_loss,
+            "discriminator_loss": discriminator_loss,
+            "d_real": tf.reduce_mean(self.gan_loss.discriminator_score(real_logits)),
+            "d_fake": tf.reduce_mean(self.gan_loss.discriminator_score(fake_logits)),
+            "generator_grad_norm": generator_norm,
+            "discriminator_grad_norm": tf.linalg.global_norm(gradients),
+        }
 
     def _assign_ema(self):
         step = tf.cast(self.generator_optimizer.iterations, tf.float32)
@@ -107,23 +140,15 @@ class GAN(keras.Model):
             average.assign(weight)
 
     def train_step(self, real_images):
-        """One generator step after `discriminator_steps` discriminator steps; the input
-        batch holds `discriminator_steps` discriminator batches."""
+        """`discriminator_steps` discriminator updates, the last one together with the
+        generator's; the input batch holds `discriminator_steps` discriminator batches."""
         batch_size = tf.shape(real_images)[0] // self.discriminator_steps
         for index in range(self.discriminator_steps):
-            discriminator_loss, real_logits, fake_logits, discriminator_norm = \
-                self._discriminator_step(
-                real_images[index * batch_size:(index + 1) * batch_size])
-        generator_loss, generator_norm = self._generator_step(batch_size)
+            logs = self._adversarial_step(
+                real_images[index * batch_size:(index + 1) * batch_size],
+                update_generator=index == self.discriminator_steps - 1)
         self.images_seen.assign_add(tf.cast(tf.shape(real_images)[0], tf.int64))
         if self.ema_generator is not None:
             # Mirrored variables are updated from the cross-replica context.
             tf.distribute.get_replica_context().merge_call(lambda _: self._assign_ema())
-        return {
-            "generator_loss": generator_loss,
-            "discriminator_loss": discriminator_loss,
-            "d_real": tf.reduce_mean(self.gan_loss.discriminator_score(real_logits)),
-            "d_fake": tf.reduce_mean(self.gan_loss.discriminator_score(fake_logits)),
-            "generator_grad_norm": generator_norm,
-            "discriminator_grad_norm": discriminator_norm,
-        }
+        return logs

@@ -38,8 +38,9 @@ def build_generator(spec: ImageSpec, config: NetworkConfig) -> keras.Model:
                                          padding="same", use_bias=False)(x)
         x = keras.layers.BatchNormalization()(x)
         x = keras.layers.ReLU()(x)
+    # Outputs in float32 under mixed precision: tanh and the losses need the range.
     images = keras.layers.Conv2D(spec.channels, 3, padding="same", activation="tanh",
-                                 name="images")(x)
+                                 name="images", dtype="float32")(x)
     return keras.Model(noise, images, name="generator")
 
 
@@ -61,5 +62,5 @@ def build_discriminator(spec: ImageSpec, config: NetworkConfig) -> keras.Model:
                                          strides=2, padding="same"))(x)
         x = keras.layers.LeakyReLU(0.2)(x)
     x = keras.layers.Flatten()(x)
-    logits = weighted(keras.layers.Dense(1))(x)
+    logits = weighted(keras.layers.Dense(1, dtype="float32"))(x)
     return keras.Model(images, logits, name="discriminator")

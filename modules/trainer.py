@@ -17,6 +17,7 @@ from absl import logging
 from modules import data, features
 from modules.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint, all_finite,
                                    checkpoint_directory)
+from modules.distribution import distribution_strategy
 from modules.domain_classifier import ClassifierConfig
 from modules.export import export_generator
 from modules.gan import GAN
@@ -36,21 +37,36 @@ CHECKPOINTS_DIR = "checkpoints"
 PixelBatches = Callable[[int], tf.data.Dataset]
 
 
-def build_gan(config: TrainerConfig) -> GAN:
+def build_gan(config: TrainerConfig,
+              strategy: tf.distribute.Strategy | None = None) -> GAN:
+    """The compiled GAN, its variables placed by `strategy` (default: one device)."""
     keras.utils.set_random_seed(config.seed)
-    gan = GAN(build_generator(config.image_spec, config.network_config),
-              build_discriminator(config.image_spec, config.network_config),
-              get_loss(config.loss, config.gradient_penalty_weight), seed=config.seed,
-              r1_weight=config.r1_weight, ema_decay=config.ema_decay,
-              augmentations=config.augmentations,
-              discriminator_steps=config.discriminator_steps)
-    gan.compile(
-        generator_optimizer=keras.optimizers.Adam(config.generator_learning_rate,
-                                                  beta_1=config.adam_beta_1),
-        discriminator_optimizer=keras.optimizers.Adam(config.discriminator_learning_rate,
-                                                      beta_1=config.adam_beta_1),
-        steps_per_execution=config.steps_per_execution)
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.precision)
+    try:
+        with (strategy or tf.distribute.get_strategy()).scope():
+            gan = GAN(build_generator(config.image_spec, config.network_config),
+                      build_discriminator(config.image_spec, config.network_config),
+                      get_loss(config.loss, config.gradient_penalty_weight), seed=config.seed,
+                      r1_weight=config.r1_weight, ema_decay=config.ema_decay,
+                      augmentations=config.augmentations,
+                      discriminator_steps=config.discriminator_steps)
+            gan.compile(generator_optimizer=_optimizer(config, config.generator_learning_rate),
+                        discriminator_optimizer=_optimizer(config,
+                                                           config.discriminator_learning_rate),
+                        steps_per_execution=config.steps_per_execution,
+                        jit_compile=config.jit_compile)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
     return gan
+
+
+def _optimizer(config: TrainerConfig, learning_rate: float) -> keras.optimizers.Optimizer:
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=config.adam_beta_1)
+    # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+    if config.precision == "mixed_float16":
+        return keras.mixed_precision.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def fixed_noise(config: TrainerConfig) -> np.ndarray:
@@ -177,7 +193,7 @@ def train(config: TrainerConfig, pixel_batches: PixelBatches, train_steps: int, 
     tf.io.gfile.makedirs(run_dir)
     with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILE), "w") as out:
         json.dump(dataclasses.asdict(config), out, indent=2)
-    gan = build_gan(config)
+    gan = build_gan(config, distribution_strategy())
     best = BestSnapshot(gan.inference_generator) if cheap_fid and config.fid_every_steps else None
     checkpoint = TrainingCheckpoint(gan, checkpoint_dir, extra={"best_snapshot": best} if best
                                     else None)

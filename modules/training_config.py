@@ -10,6 +10,7 @@ from modules.images import ImageSpec
 LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
 AUGMENTATIONS = ("color", "translation", "cutout")
 ON_NON_FINITE = ("stop", "rollback")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # The Trainer's custom_config key for a folder that outlives Trainer executions
 # (set by the pipeline; see modules.checkpointing). Not a TrainerConfig field: where
 # checkpoints live must not change which checkpoint a run resumes from.
@@ -54,6 +55,8 @@ class TrainerConfig:
     sample_every_steps: int = 2000
     sample_grid_size: int = 64
     steps_per_execution: int = 10
+    precision: str = "float32"              # "mixed_float16" on GPUs; logits/losses stay float32
+    jit_compile: bool = False               # XLA: faster on GPUs, ~6x slower on our CPU
     checkpoint_every_steps: int = 500
     fid_every_steps: int = 0                # cheap FID for best-snapshot selection; 0 = off
     fid_samples: int = 500
@@ -70,6 +73,8 @@ class TrainerConfig:
             raise ValueError(f"unknown diff_augment {sorted(unknown)}; choose from {AUGMENTATIONS}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.on_non_finite not in ON_NON_FINITE:
             raise ValueError(f"on_non_finite must be one of {ON_NON_FINITE}, "
                              f"got {self.on_non_finite!r}")
