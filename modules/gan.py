@@ -9,21 +9,57 @@ from __future__ import annotations
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import tensorflow as tf
 
+from modules.augment import diff_augment
 from modules.keras import keras
-from modules.losses import GanLoss
+from modules.losses import GanLoss, r1_penalty
+
+# EMA decay ramps up as min(ema_decay, (1 + step) / (EMA_WARMUP + step)), so early
+# averages are not dominated by the random initialization.
+EMA_WARMUP = 10.0
+
+
+def _differentiated_loss(optimizer, loss):
+    """What the tape differentiates (call inside the tape): the loss averaged over replicas
+    (each replica's loss is a mean over its share of the batch; gradients are summed),
+    and loss-scaled under float16 so small gradients do not underflow."""
+    loss = loss / tf.distribute.get_strategy().num_replicas_in_sync
+    if isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer):
+        return optimizer.get_scaled_loss(loss)
+    return loss
+
+
+def _gradients(tape: tf.GradientTape, optimizer, differentiated_loss, variables):
+    gradients = tape.gradient(differentiated_loss, variables)
+    if isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer):
+        return optimizer.get_unscaled_gradients(gradients)
+    return gradients
 
 
 class GAN(keras.Model):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, loss: GanLoss,
-                 seed: int = 0, **kwargs):
+                 seed: int = 0, r1_weight: float = 0.0, ema_decay: float = 0.0,
+                 augmentations: tuple[str, ...] = (), discriminator_steps: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.gan_loss = loss
         self.latent_dim = int(generator.input_shape[-1])
+        self.r1_weight = r1_weight
+        self.augmentations = tuple(augmentations)
+        self.discriminator_steps = discriminator_steps
+        self.ema_decay = ema_decay
+        # The averaged generator: what gets sampled, evaluated and exported when on.
+        self.ema_generator = None
+        if ema_decay:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.set_weights(generator.get_weights())
         # A stateful generator, so the noise stream is part of the model's state
         # (and of its checkpoints) instead of hidden global RNG state.
         self.noise_rng = tf.random.Generator.from_seed(seed)
+        # Real images the discriminator has consumed: progress in images, as StyleGAN counts it.
+        self.images_seen = tf.Variable(0, dtype=tf.int64, trainable=False, name="images_seen",
+                                       synchronization=tf.VariableSynchronization.ON_WRITE,
+                                       aggregation=tf.VariableAggregation.SUM)
 
     def compile(self, generator_optimizer: keras.optimizers.Optimizer,
                 discriminator_optimizer: keras.optimizers.Optimizer, **kwargs):
@@ -31,35 +67,88 @@ class GAN(keras.Model):
         self.generator_optimizer = generator_optimizer
         self.discriminator_optimizer = discriminator_optimizer
 
+    @property
+    def inference_generator(self) -> keras.Model:
+        """The generator to sample from: the EMA one when EMA is on."""
+        return self.ema_generator or self.generator
+
+    @property
+    def step(self) -> int:
+        """Generator updates so far (the optimizer's counter, so it is checkpointed with it)."""
+        return int(self.generator_optimizer.iterations.numpy())
+
     def call(self, noise, training=False):
         return self.generator(noise, training=training)
 
     def sample_noise(self, batch_size) -> tf.Tensor:
         return self.noise_rng.normal([batch_size, self.latent_dim])
 
-    def train_step(self, real_images):
-        batch_size = tf.shape(real_images)[0]
+    def _discriminate(self, images):
+        return self.discriminator(diff_augment(images, self.augmentations, self.noise_rng),
+                                  training=True)
 
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(self.sample_noise(batch_size), training=True)
-            real_logits = self.discriminator(real_images, training=True)
-            fake_logits = self.discriminator(fake_images, training=True)
-            discriminator_loss = self.gan_loss.discriminator_loss(real_logits, fake_logits)
+    def _adversarial_step(self, real_images, update_generator: bool):
+        """One discriminator update and, when asked, a generator update from the same
+        forward pass (as the TensorFlow DCGAN tutorial does: one tape per network, no
+        second generator pass; both gradients see the discriminator before its update)."""
+        with tf.GradientTape() as discriminator_tape, tf.GradientTape() as generator_tape:
+            fake_images = self.generator(self.sample_noise(tf.shape(real_images)[0]),
+                                         training=True)
+            real_logits = self._discriminate(real_images)
+            fake_logits = self._discriminate(fake_images)
+            discriminator_loss = (
+                self.gan_loss.discriminator_loss(real_logits, fake_logits)
+                + self.gan_loss.discriminator_penalty(self.discriminator, real_images,
+                                                      fake_images, self.noise_rng))
+            if self.r1_weight:
+                discriminator_loss += r1_penalty(self.discriminator, real_images, self.r1_weight)
+            generator_loss = self.gan_loss.generator_loss(fake_logits)
+            differentiated = (_differentiated_loss(self.discriminator_optimizer,
+                                                   discriminator_loss),
+                              _differentiated_loss(self.generator_optimizer, generator_loss))
+        generator_norm = tf.constant(0.0)
+        if update_generator:  # gradients first: applying D's update changes D's variables
+            generator_variables = self.generator.trainable_variables
+            generator_gradients = _gradients(generator_tape, self.generator_optimizer,
+                                             differentiated[1], generator_variables)
+            generator_norm = tf.linalg.global_norm(generator_gradients)
         variables = self.discriminator.trainable_variables
-        self.discriminator_optimizer.apply_gradients(
-            zip(tape.gradient(discriminator_loss, variables), variables))
-
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(self.sample_noise(batch_size), training=True)
-            generator_logits = self.discriminator(fake_images, training=True)
-            generator_loss = self.gan_loss.generator_loss(generator_logits)
-        variables = self.generator.trainable_variables
-        self.generator_optimizer.apply_gradients(
-            zip(tape.gradient(generator_loss, variables), variables))
-
+        gradients = _gradients(discriminator_tape, self.discriminator_optimizer,
+                               differentiated[0], variables)
+        self.discriminator_optimizer.apply_gradients(zip(gradients, variables))
+        if update_generator:
+            self.generator_optimizer.apply_gradients(zip(generator_gradients,
+                                                         generator_variables))
         return {
             "generator_loss": generator_loss,
             "discriminator_loss": discriminator_loss,
-            "d_real": tf.reduce_mean(tf.sigmoid(real_logits)),
-            "d_fake": tf.reduce_mean(tf.sigmoid(fake_logits)),
+            "d_real": tf.reduce_mean(self.gan_loss.discriminator_score(real_logits)),
+            "d_fake": tf.reduce_mean(self.gan_loss.discriminator_score(fake_logits)),
+            "generator_grad_norm": generator_norm,
+            "discriminator_grad_norm": tf.linalg.global_norm(gradients),
         }
+
+    def _assign_ema(self):
+        step = tf.cast(self.generator_optimizer.iterations, tf.float32)
+        decay = tf.minimum(self.ema_decay, (1.0 + step) / (EMA_WARMUP + step))
+        for average, weight in zip(self.ema_generator.trainable_weights,
+                                   self.generator.trainable_weights):
+            average.assign(decay * average + (1.0 - decay) * weight)
+        # BatchNorm statistics are copied: averaging them would not match the averaged weights.
+        for average, weight in zip(self.ema_generator.non_trainable_weights,
+                                   self.generator.non_trainable_weights):
+            average.assign(weight)
+
+    def train_step(self, real_images):
+        """`discriminator_steps` discriminator updates, the last one together with the
+        generator's; the input batch holds `discriminator_steps` discriminator batches."""
+        batch_size = tf.shape(real_images)[0] // self.discriminator_steps
+        for index in range(self.discriminator_steps):
+            logs = self._adversarial_step(
+                real_images[index * batch_size:(index + 1) * batch_size],
+                update_generator=index == self.discriminator_steps - 1)
+        self.images_seen.assign_add(tf.cast(tf.shape(real_images)[0], tf.int64))
+        if self.ema_generator is not None:
+            # Mirrored variables are updated from the cross-replica context.
+            tf.distribute.get_replica_context().merge_call(lambda _: self._assign_ema())
+        return logs

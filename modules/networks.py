@@ -38,20 +38,29 @@ def build_generator(spec: ImageSpec, config: NetworkConfig) -> keras.Model:
                                          padding="same", use_bias=False)(x)
         x = keras.layers.BatchNormalization()(x)
         x = keras.layers.ReLU()(x)
+    # Outputs in float32 under mixed precision: tanh and the losses need the range.
     images = keras.layers.Conv2D(spec.channels, 3, padding="same", activation="tanh",
-                                 name="images")(x)
+                                 name="images", dtype="float32")(x)
     return keras.Model(noise, images, name="generator")
 
 
 def build_discriminator(spec: ImageSpec, config: NetworkConfig) -> keras.Model:
-    """Images [N, size, size, channels] to one real-vs-fake logit each."""
+    """Images [N, size, size, channels] to one real-vs-fake logit each.
+
+    With spectral normalization every weight layer is divided by its largest
+    singular value (Miyato et al. 2018), which bounds D's Lipschitz constant.
+    """
+    def weighted(layer: keras.layers.Layer) -> keras.layers.Layer:
+        return keras.layers.SpectralNormalization(layer) if config.spectral_normalization \
+            else layer
+
     images = keras.Input(spec.shape, name="images")
-    x = keras.layers.Conv2D(config.discriminator_filters, 3, padding="same")(images)
+    x = weighted(keras.layers.Conv2D(config.discriminator_filters, 3, padding="same"))(images)
     x = keras.layers.LeakyReLU(0.2)(x)
     for level in range(num_levels(spec)):
-        x = keras.layers.Conv2D(_width(config.discriminator_filters, level + 1), 4, strides=2,
-                                padding="same")(x)
+        x = weighted(keras.layers.Conv2D(_width(config.discriminator_filters, level + 1), 4,
+                                         strides=2, padding="same"))(x)
         x = keras.layers.LeakyReLU(0.2)(x)
     x = keras.layers.Flatten()(x)
-    logits = keras.layers.Dense(1, name="logits")(x)
+    logits = weighted(keras.layers.Dense(1, dtype="float32"))(x)
     return keras.Model(images, logits, name="discriminator")

@@ -1,11 +1,12 @@
-"""The Trainer's `run_fn`: adversarial training, monitoring, generator export."""
+"""The Trainer's `run_fn`: adversarial training, checkpoints, monitoring, generator export."""
 from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import time
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
@@ -14,31 +15,58 @@ import tensorflow_transform as tft
 from absl import logging
 
 from modules import data, features
+from modules.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint, all_finite,
+                                   checkpoint_directory)
+from modules.distribution import distribution_strategy
+from modules.domain_classifier import ClassifierConfig
 from modules.export import export_generator
 from modules.gan import GAN
 from modules.images import save_sample_grid
 from modules.keras import keras
 from modules.losses import get_loss
 from modules.networks import build_discriminator, build_generator
-from modules.training_config import TrainerConfig
+from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
+from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
 
 SAMPLE_GRID_FILE = "sample_grid.png"
 SAMPLES_DIR = "samples"
 CONFIG_FILE = "trainer_config.json"
+CHECKPOINTS_DIR = "checkpoints"
+
+# Real-image batches for a given shuffle seed (each holds discriminator_steps batches).
+PixelBatches = Callable[[int], tf.data.Dataset]
 
 
-def build_gan(config: TrainerConfig) -> GAN:
+def build_gan(config: TrainerConfig,
+              strategy: tf.distribute.Strategy | None = None) -> GAN:
+    """The compiled GAN, its variables placed by `strategy` (default: one device)."""
     keras.utils.set_random_seed(config.seed)
-    gan = GAN(build_generator(config.image_spec, config.network_config),
-              build_discriminator(config.image_spec, config.network_config),
-              get_loss(config.loss), seed=config.seed)
-    gan.compile(
-        generator_optimizer=keras.optimizers.Adam(config.generator_learning_rate,
-                                                  beta_1=config.adam_beta_1),
-        discriminator_optimizer=keras.optimizers.Adam(config.discriminator_learning_rate,
-                                                      beta_1=config.adam_beta_1),
-        steps_per_execution=config.steps_per_execution)
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.precision)
+    try:
+        with (strategy or tf.distribute.get_strategy()).scope():
+            gan = GAN(build_generator(config.image_spec, config.network_config),
+                      build_discriminator(config.image_spec, config.network_config),
+                      get_loss(config.loss, config.gradient_penalty_weight), seed=config.seed,
+                      r1_weight=config.r1_weight, ema_decay=config.ema_decay,
+                      augmentations=config.augmentations,
+                      discriminator_steps=config.discriminator_steps)
+            gan.compile(generator_optimizer=_optimizer(config, config.generator_learning_rate),
+                        discriminator_optimizer=_optimizer(config,
+                                                           config.discriminator_learning_rate),
+                        steps_per_execution=config.steps_per_execution,
+                        jit_compile=config.jit_compile)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
     return gan
+
+
+def _optimizer(config: TrainerConfig, learning_rate: float) -> keras.optimizers.Optimizer:
+    optimizer = keras.optimizers.Adam(learning_rate, beta_1=config.adam_beta_1)
+    # float16 gradients underflow without loss scaling; bfloat16 has float32's range.
+    if config.precision == "mixed_float16":
+        return keras.mixed_precision.LossScaleOptimizer(optimizer)
+    return optimizer
 
 
 def fixed_noise(config: TrainerConfig) -> np.ndarray:
@@ -48,7 +76,8 @@ def fixed_noise(config: TrainerConfig) -> np.ndarray:
 
 
 class TrainingMonitor(keras.callbacks.Callback):
-    """Progress lines and fixed-seed sample grids, counted in generator steps and images seen."""
+    """Progress lines, TensorBoard scalars and fixed-seed sample grids, counted in
+    generator steps (which survive a resume) and images seen."""
 
     def __init__(self, config: TrainerConfig, total_steps: int, run_dir: str):
         super().__init__()
@@ -56,14 +85,16 @@ class TrainingMonitor(keras.callbacks.Callback):
         self.total_steps = total_steps
         self.run_dir = run_dir
         self.noise = fixed_noise(config)
-        self._last_log = (0, time.monotonic())
+        self.writer = tf.summary.create_file_writer(os.path.join(run_dir, "train"))
+        self._last_log: tuple[int, float] | None = None
         self._last_grid_step = 0
 
-    def _step(self) -> int:
-        return int(self.model.generator_optimizer.iterations.numpy())
+    def on_train_begin(self, logs=None):
+        self._last_log = (self.model.step, time.monotonic())
+        self._last_grid_step = self.model.step
 
     def on_train_batch_end(self, batch, logs=None):
-        step = self._step()
+        step = self.model.step
         if step - self._last_log[0] >= self.config.log_every_steps:
             self._log_progress(step, logs or {})
         if step - self._last_grid_step >= self.config.sample_every_steps:
@@ -71,42 +102,144 @@ class TrainingMonitor(keras.callbacks.Callback):
             self._last_grid_step = step
 
     def on_train_end(self, logs=None):
-        self._log_progress(self._step(), logs or {})
-        self._write_grid(os.path.join(self.run_dir, SAMPLE_GRID_FILE))
+        if self.model.step > self._last_log[0]:
+            self._log_progress(self.model.step, logs or {})
+        if all_finite(self.model.inference_generator.variables):  # else training diverged
+            self._write_grid(os.path.join(self.run_dir, SAMPLE_GRID_FILE))
 
     def _log_progress(self, step: int, logs: Mapping[str, Any]) -> None:
         last_step, last_time = self._last_log
         now = time.monotonic()
-        rate = (step - last_step) * self.config.batch_size / max(now - last_time, 1e-9)
-        values = " ".join(f"{k}={float(v):.4f}" for k, v in sorted(logs.items()))
+        images_seen = int(self.model.images_seen.numpy())
+        rate = ((step - last_step) * self.config.batch_size * self.config.discriminator_steps
+                / max(now - last_time, 1e-9))
+        scalars = {name: float(value) for name, value in sorted(logs.items())}
         logging.info("step %d/%d, %d images seen, %.0f images/s, %s", step, self.total_steps,
-                     step * self.config.batch_size, rate, values)
+                     images_seen, rate, " ".join(f"{k}={v:.4f}" for k, v in scalars.items()))
+        with self.writer.as_default(step=step):
+            for name, value in scalars.items():
+                tf.summary.scalar(name, value)
+            tf.summary.scalar("images_per_second", rate)
+            tf.summary.scalar("images_seen", images_seen)
         self._last_log = (step, now)
 
     def _write_grid(self, path: str) -> None:
         tf.io.gfile.makedirs(os.path.dirname(path))
-        save_sample_grid(path, self.model.generator(self.noise, training=False).numpy())
+        save_sample_grid(path, self.model.inference_generator(self.noise, training=False).numpy())
 
 
-def train(config: TrainerConfig, train_files, tf_transform_output: tft.TFTransformOutput,
-          train_steps: int, run_dir: str) -> GAN:
-    """Trains a GAN for `train_steps` generator steps; writes logs and grids under `run_dir`."""
+class CheckpointAndGuard(keras.callbacks.Callback):
+    """Checkpoints every N steps and at the end, and stops training when a loss or weight
+    stops being finite (so no non-finite state is ever checkpointed or exported)."""
+
+    def __init__(self, checkpoint: TrainingCheckpoint, every_steps: int):
+        super().__init__()
+        self.checkpoint = checkpoint
+        self.every_steps = every_steps
+        self.divergence: str | None = None
+
+    def on_train_begin(self, logs=None):
+        self.divergence = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = sorted(name for name, value in (logs or {}).items()
+                     if not math.isfinite(float(value)))
+        if bad:
+            self._diverged(f"{', '.join(bad)} not finite")
+        elif self.model.step - (self.checkpoint.saved_step or 0) >= self.every_steps:
+            self._save()
+
+    def on_train_end(self, logs=None):
+        if self.divergence is None:
+            self._save()
+
+    def _save(self):
+        if not all_finite(self.model.variables):
+            self._diverged("weights not finite")
+        else:
+            self.checkpoint.save()
+
+    def _diverged(self, what: str):
+        self.divergence = f"training diverged at step {self.model.step}: {what}"
+        self.model.stop_training = True
+
+
+@dataclasses.dataclass
+class TrainingResult:
+    gan: GAN
+    start_step: int      # the step training (re)started from: > 0 after a resume
+    rollbacks: int
+    best: BestSnapshot | None
+
+    @property
+    def export_generator(self):
+        """The best snapshot when selection ran, else the inference (EMA or raw) generator."""
+        return self.best.generator if self.best and self.best.exists \
+            else self.gan.inference_generator
+
+
+def data_shuffle_seed(seed: int, step: int, rollbacks: int) -> int:
+    """Where training (re)starts decides the data order: a rollback sees other batches."""
+    return int(np.random.SeedSequence([seed, step, rollbacks]).generate_state(1)[0] >> 1)
+
+
+def train(config: TrainerConfig, pixel_batches: PixelBatches, train_steps: int, run_dir: str,
+          checkpoint_dir: str, cheap_fid: CheapFid | None = None) -> TrainingResult:
+    """Trains to `train_steps` generator steps, resuming from `checkpoint_dir` when it holds
+    a checkpoint; writes logs and grids under `run_dir`. With `cheap_fid` (and
+    `config.fid_every_steps`), keeps the best-scoring snapshot for export."""
     if train_steps < 1:
         raise ValueError(f"train_steps must be at least 1, got {train_steps}")
     tf.io.gfile.makedirs(run_dir)
     with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILE), "w") as out:
         json.dump(dataclasses.asdict(config), out, indent=2)
-    dataset = data.transformed_dataset(train_files, tf_transform_output, config.batch_size,
-                                       shuffle_seed=config.seed, repeat=True)
-    dataset = dataset.map(lambda batch: batch[features.PIXELS])
-    gan = build_gan(config)
-    callbacks = [
-        TrainingMonitor(config, train_steps, run_dir),
-        keras.callbacks.TensorBoard(log_dir=run_dir, update_freq=config.log_every_steps,
-                                    write_graph=False),
-    ]
-    gan.fit(dataset, epochs=1, steps_per_epoch=train_steps, callbacks=callbacks, verbose=0)
-    return gan
+    gan = build_gan(config, distribution_strategy())
+    best = BestSnapshot(gan.inference_generator) if cheap_fid and config.fid_every_steps else None
+    checkpoint = TrainingCheckpoint(gan, checkpoint_dir, extra={"best_snapshot": best} if best
+                                    else None)
+    start_step = checkpoint.restore_latest()
+    if checkpoint.saved_step is None:
+        checkpoint.save()  # step 0: something to roll back to
+    logging.info("Training from step %d of %d (checkpoints in %s)", start_step, train_steps,
+                 checkpoint.directory)
+    guard = CheckpointAndGuard(checkpoint, config.checkpoint_every_steps)
+    monitor = TrainingMonitor(config, train_steps, run_dir)
+    # The selector runs before the guard, so the end-of-training checkpoint holds its verdict.
+    callbacks = [monitor] + ([SnapshotSelector(cheap_fid, best, config.fid_every_steps,
+                                               monitor.writer)] if best else []) + [guard]
+    rollbacks = 0
+    while gan.step < train_steps:
+        dataset = pixel_batches(data_shuffle_seed(config.seed, gan.step, rollbacks))
+        gan.fit(dataset, epochs=1, steps_per_epoch=train_steps - gan.step, callbacks=callbacks,
+                verbose=0)
+        if guard.divergence is None:
+            continue
+        if config.on_non_finite == "stop" or rollbacks >= config.max_rollbacks:
+            raise NonFiniteTrainingError(
+                f"{guard.divergence} (after {rollbacks} rollbacks); nothing is exported. "
+                "Lower the learning rates, or try spectral_normalization, r1_weight or "
+                "another loss")
+        rollbacks += 1
+        logging.warning("%s; rolling back to step %d (rollback %d of %d)", guard.divergence,
+                        checkpoint.restore_latest(), rollbacks, config.max_rollbacks)
+    if best and best.exists:
+        logging.info("Exporting the best snapshot: cheap FID %.4f at step %d",
+                     float(best.fid.numpy()), int(best.step.numpy()))
+    return TrainingResult(gan, start_step, rollbacks, best)
+
+
+def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output) -> CheapFid | None:
+    """The snapshot scorer, when configured and the training images carry labels."""
+    if not config.fid_every_steps:
+        return None
+    pixels, labels = data.load_split(train_files, tf_transform_output,
+                                     limit=ClassifierConfig().max_train_images)
+    try:
+        return CheapFid.from_training_images(pixels, labels, config.image_spec,
+                                             config.fid_samples, config.latent_dim, config.seed)
+    except ValueError as error:  # e.g. unlabeled images: no classifier to extract features
+        logging.warning("Best-snapshot selection is off: %s", error)
+        return None
 
 
 def run_fn(fn_args) -> None:
@@ -114,13 +247,27 @@ def run_fn(fn_args) -> None:
     config = TrainerConfig.from_custom_config(fn_args.custom_config)
     logging.info("Trainer config: %s", config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    gan = train(config, fn_args.train_files, tf_transform_output, fn_args.train_steps,
-                fn_args.model_run_dir)
-    export_generator(gan.generator, fn_args.serving_model_dir, {
+    fingerprint = data.fingerprint(fn_args.train_files)
+    custom_config = dict(fn_args.custom_config or {})
+    checkpoint_root = custom_config.pop(CHECKPOINT_ROOT_KEY, None) or os.path.join(
+        fn_args.model_run_dir, CHECKPOINTS_DIR)
+
+    def pixel_batches(shuffle_seed: int) -> tf.data.Dataset:
+        dataset = data.transformed_dataset(
+            fn_args.train_files, tf_transform_output,
+            config.batch_size * config.discriminator_steps, shuffle_seed=shuffle_seed,
+            repeat=True)
+        return dataset.map(lambda batch: batch[features.PIXELS])
+
+    result = train(config, pixel_batches, fn_args.train_steps, fn_args.model_run_dir,
+                   checkpoint_directory(checkpoint_root, custom_config, fn_args.train_steps,
+                                        fingerprint),
+                   cheap_fid_from(config, fn_args.train_files, tf_transform_output))
+    export_generator(result.export_generator, fn_args.serving_model_dir, {
         "latent_dim": config.latent_dim,
         "image_size": config.image_size,
         "channels": config.channels,
-        "training_data_fingerprint": data.fingerprint(fn_args.train_files),
+        "training_data_fingerprint": fingerprint,
         "fid": None,  # filled in by the pusher, from the evaluation that blessed the model
     })
     logging.info("Exported the generator to %s", fn_args.serving_model_dir)

@@ -7,7 +7,14 @@ from typing import Any, Mapping
 
 from modules.images import ImageSpec
 
-LOSS_NAMES = ("non_saturating", "least_squares")
+LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
+AUGMENTATIONS = ("color", "translation", "cutout")
+ON_NON_FINITE = ("stop", "rollback")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+# The Trainer's custom_config key for a folder that outlives Trainer executions
+# (set by the pipeline; see modules.checkpointing). Not a TrainerConfig field: where
+# checkpoints live must not change which checkpoint a run resumes from.
+CHECKPOINT_ROOT_KEY = "checkpoint_root"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -15,6 +22,7 @@ class NetworkConfig:
     latent_dim: int = 64
     generator_filters: int = 64      # width at the full-resolution end
     discriminator_filters: int = 64
+    spectral_normalization: bool = False  # in the discriminator
 
     def __post_init__(self):
         for name in ("latent_dim", "generator_filters", "discriminator_filters"):
@@ -36,21 +44,51 @@ class TrainerConfig:
     discriminator_learning_rate: float = 2e-4
     adam_beta_1: float = 0.5
     loss: str = "non_saturating"
+    gradient_penalty_weight: float = 10.0   # WGAN-GP's penalty (used with loss="wgan_gp")
+    r1_weight: float = 0.0                  # R1 penalty on real images, any loss; 0 = off
+    ema_decay: float = 0.0                  # EMA of generator weights; 0 = off, e.g. 0.999
+    spectral_normalization: bool = False    # in the discriminator
+    diff_augment: str = ""                  # comma-separated subset of AUGMENTATIONS
+    discriminator_steps: int = 1            # discriminator updates per generator update
     seed: int = 0
     log_every_steps: int = 500
     sample_every_steps: int = 2000
     sample_grid_size: int = 64
     steps_per_execution: int = 10
+    precision: str = "float32"              # "mixed_float16" on GPUs; logits/losses stay float32
+    jit_compile: bool = False               # XLA: faster on GPUs, ~6x slower on our CPU
+    checkpoint_every_steps: int = 500
+    fid_every_steps: int = 0                # cheap FID for best-snapshot selection; 0 = off
+    fid_samples: int = 500
+    on_non_finite: str = "stop"             # or "rollback" to the last good checkpoint
+    max_rollbacks: int = 3                  # then stop anyway
 
     def __post_init__(self):
         ImageSpec(self.image_size, self.channels)
-        NetworkConfig(self.latent_dim, self.generator_filters, self.discriminator_filters)
+        self.network_config  # validates the network settings
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"unknown GAN loss {self.loss!r}; choose one of {LOSS_NAMES}")
-        for name in ("batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",
+        unknown = set(self.augmentations) - set(AUGMENTATIONS)
+        if unknown:
+            raise ValueError(f"unknown diff_augment {sorted(unknown)}; choose from {AUGMENTATIONS}")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.on_non_finite not in ON_NON_FINITE:
+            raise ValueError(f"on_non_finite must be one of {ON_NON_FINITE}, "
+                             f"got {self.on_non_finite!r}")
+        if self.max_rollbacks < 0:
+            raise ValueError(f"max_rollbacks must be >= 0, got {self.max_rollbacks}")
+        if self.fid_every_steps < 0:
+            raise ValueError(f"fid_every_steps must be >= 0, got {self.fid_every_steps}")
+        for name in ("fid_samples", "checkpoint_every_steps", "discriminator_steps", "batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",
                      "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("gradient_penalty_weight", "r1_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("generator_learning_rate", "discriminator_learning_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -67,4 +105,9 @@ class TrainerConfig:
 
     @property
     def network_config(self) -> NetworkConfig:
-        return NetworkConfig(self.latent_dim, self.generator_filters, self.discriminator_filters)
+        return NetworkConfig(self.latent_dim, self.generator_filters, self.discriminator_filters,
+                             self.spectral_normalization)
+
+    @property
+    def augmentations(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.diff_augment.split(",") if name.strip())

@@ -11,7 +11,7 @@ from components.ingest_config import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_REJECTED_F
 from components.schema_rules import DataExpectations
 from modules.images import MIN_IMAGE_SIZE, ImageSpec
 from modules.metrics import FID_EXTRACTORS
-from modules.training_config import TrainerConfig
+from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
 
 PIPELINE_NAME = "gan-pipeline"
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -47,7 +47,9 @@ class PipelineConfig:
     fid_extractor_path: str = ""          # Inception weights / extractor model (path or URL)
     fid_baseline_tolerance: float = 0.0   # bless only if FID <= served FID * (1 + tolerance)
     keep_versions: int = 5                # pushed versions kept in serving_dir
-    trainer: TrainerConfig = TrainerConfig()
+    # `make run`'s training choices (see README, "Training"): an averaged generator,
+    # and the best snapshot by a cheap FID every 500 steps is what gets exported.
+    trainer: TrainerConfig = TrainerConfig(ema_decay=0.999, fid_every_steps=500)
     beam_pipeline_args: tuple[str, ...] = ("--runner=FnApiRunner",)
     enable_cache: bool = True
 
@@ -79,6 +81,11 @@ class PipelineConfig:
         return os.path.join(self.output_dir, "fid_cache")
 
     @property
+    def checkpoint_root(self) -> str:
+        """Outlives Trainer executions, so a re-run after preemption resumes from here."""
+        return os.path.join(self.output_dir, "checkpoints")
+
+    @property
     def metadata_path(self) -> str:
         return os.path.join(self.output_dir, "metadata.sqlite")
 
@@ -86,7 +93,8 @@ class PipelineConfig:
         """The Trainer's `custom_config`: its own settings plus the image shape."""
         settings = dataclasses.asdict(self.trainer)
         settings.update(image_size=self.image_size, channels=self.channels,
-                        code_version=code_version())
+                        code_version=code_version(),
+                        **{CHECKPOINT_ROOT_KEY: self.checkpoint_root})
         return settings
 
     def transform_custom_config(self) -> dict:

@@ -10,6 +10,7 @@ import dataclasses
 
 from components.ingest_config import FIT_MODES, INPUT_FORMATS
 from modules.metrics import FID_EXTRACTORS
+from modules.training_config import TrainerConfig
 from pipeline import configs
 
 
@@ -34,6 +35,10 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels", type=int, choices=(1, 3), default=defaults.channels)
     parser.add_argument("--train-steps", type=int, default=defaults.train_steps)
     parser.add_argument("--batch-size", type=int, default=defaults.trainer.batch_size)
+    parser.add_argument("--trainer-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="any Trainer setting of modules/training_config.py's "
+                             "TrainerConfig (repeatable), e.g. --trainer-option loss=hinge "
+                             "--trainer-option diff_augment=translation,cutout")
     parser.add_argument("--fid-threshold", type=float, default=defaults.fid_threshold)
     parser.add_argument("--fid-samples", type=int, default=defaults.fid_num_samples)
     parser.add_argument("--fid-extractor", default=defaults.fid_extractor,
@@ -77,6 +82,23 @@ def pipeline_config(args: argparse.Namespace, *, data_dir: str, output_dir: str,
         fid_baseline_tolerance=args.fid_tolerance,
         train_fraction=args.train_fraction,
         keep_versions=args.keep_versions,
-        trainer=dataclasses.replace(defaults.trainer, batch_size=args.batch_size),
+        trainer=dataclasses.replace(defaults.trainer, batch_size=args.batch_size,
+                                    **trainer_options(args.trainer_option)),
         beam_pipeline_args=tuple(args.beam_arg or defaults.beam_pipeline_args),
         enable_cache=not args.no_cache)
+
+
+def trainer_options(assignments: list[str]) -> dict:
+    """`NAME=VALUE` strings to TrainerConfig fields, converted to each field's type."""
+    types = {field.name: field.type for field in dataclasses.fields(TrainerConfig)}
+    options = {}
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        if name not in types:
+            raise SystemExit(f"--trainer-option: unknown setting {name!r}; "
+                             f"choose from {sorted(types)}")
+        if types[name] == "bool":
+            options[name] = value.lower() in ("1", "true", "yes")
+        else:
+            options[name] = {"int": int, "float": float}.get(types[name], str)(value)
+    return options

@@ -46,3 +46,55 @@ def test_invalid_settings_fail_up_front(field, value):
 def test_custom_config_ignores_pipeline_only_keys():
     config = TrainerConfig.from_custom_config({"batch_size": 32, "code_version": "abc"})
     assert config.batch_size == 32
+
+
+@pytest.mark.parametrize("loss,r1_weight", [("hinge", 0.0), ("wgan_gp", 0.0),
+                                            ("non_saturating", 1.0)])
+def test_every_loss_and_the_r1_penalty_train(loss, r1_weight):
+    gan = build_gan(dataclasses.replace(CONFIG, loss=loss, r1_weight=r1_weight))
+    real = np.random.default_rng(0).uniform(-1, 1, (32, 8, 8, 1)).astype(np.float32)
+    history = gan.fit(real, batch_size=16, epochs=2, verbose=0)
+    assert int(gan.generator_optimizer.iterations) == 4
+    for name in ("generator_loss", "discriminator_loss"):
+        assert np.all(np.isfinite(history.history[name]))
+
+
+def test_ema_generator_averages_weights_and_copies_batchnorm_statistics():
+    gan = build_gan(dataclasses.replace(CONFIG, ema_decay=0.9))
+    start = [w.numpy().copy() for w in gan.generator.trainable_weights]
+    real = np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 1)).astype(np.float32)
+
+    gan.fit(real, batch_size=16, epochs=1, verbose=0)
+
+    # After the first step the warm-up decay is min(0.9, 2 / 11).
+    decay = 2.0 / 11.0
+    for initial, weight, average in zip(start, gan.generator.trainable_weights,
+                                        gan.ema_generator.trainable_weights):
+        np.testing.assert_allclose(average.numpy(), decay * initial + (1 - decay) * weight.numpy(),
+                                   rtol=1e-5, atol=1e-6)
+    for weight, average in zip(gan.generator.non_trainable_weights,
+                               gan.ema_generator.non_trainable_weights):
+        np.testing.assert_array_equal(average.numpy(), weight.numpy())
+    assert gan.inference_generator is gan.ema_generator
+    assert build_gan(CONFIG).inference_generator.name == "generator"
+
+
+def test_discriminator_steps_and_spectral_normalization_and_diff_augment():
+    config = dataclasses.replace(CONFIG, discriminator_steps=2, spectral_normalization=True,
+                                 diff_augment="color,translation,cutout")
+    gan = build_gan(config)
+    assert any("spectral_normalization" in layer.name for layer in gan.discriminator.layers)
+    real = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
+
+    history = gan.fit(real, batch_size=32, epochs=1, verbose=0)  # 2 batches of 2 x 16
+
+    assert int(gan.generator_optimizer.iterations) == 2
+    assert int(gan.discriminator_optimizer.iterations) == 4
+    assert np.all(np.isfinite(history.history["discriminator_loss"]))
+
+
+@pytest.mark.parametrize("field,value", [("diff_augment", "translation,zoom"), ("ema_decay", 1.0),
+                                         ("discriminator_steps", 0)])
+def test_invalid_stability_settings_fail_up_front(field, value):
+    with pytest.raises(ValueError, match=field):
+        dataclasses.replace(CONFIG, **{field: value})

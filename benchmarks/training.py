@@ -1,0 +1,100 @@
+"""Training throughput: our compiled train step vs a TensorFlow-tutorial DCGAN loop.
+
+    .venv/bin/python -m benchmarks.training
+
+Same networks (the `make run` architecture), same batch (64), same data (the
+bundled digits, in memory, shuffled, prefetched), same process. The reference is
+the loop of the TensorFlow DCGAN tutorial: a `tf.function` train step with both
+tapes, called once per batch from Python. Ours is `GAN.fit` with the Trainer's
+defaults (several steps per compiled call) and, for comparison, mixed bfloat16.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
+import tensorflow as tf
+
+from benchmarks.timing import interleaved_median_seconds
+from modules.images import from_uint8
+from modules.keras import keras
+from modules.losses import NonSaturatingLoss
+from modules.networks import build_discriminator, build_generator
+from modules.trainer import build_gan
+from modules.training_config import TrainerConfig
+from pipeline.bundled_data import digits_as_uint8
+
+STEPS_PER_REPEAT = 200
+REPEATS = 3
+
+
+def digits_dataset(batch_size: int) -> tf.data.Dataset:
+    pixels, _ = digits_as_uint8()
+    return (tf.data.Dataset.from_tensor_slices(from_uint8(pixels)[..., None]).shuffle(2048, seed=0)
+            .repeat().batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+
+
+def tutorial_loop(config: TrainerConfig, dataset: tf.data.Dataset):
+    """The TensorFlow DCGAN tutorial's training loop around our networks."""
+    generator = build_generator(config.image_spec, config.network_config)
+    discriminator = build_discriminator(config.image_spec, config.network_config)
+    loss = NonSaturatingLoss()
+    generator_optimizer = keras.optimizers.Adam(config.generator_learning_rate,
+                                                beta_1=config.adam_beta_1)
+    discriminator_optimizer = keras.optimizers.Adam(config.discriminator_learning_rate,
+                                                    beta_1=config.adam_beta_1)
+
+    @tf.function
+    def train_step(images):
+        noise = tf.random.normal([config.batch_size, config.latent_dim])
+        with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
+            generated = generator(noise, training=True)
+            real_logits = discriminator(images, training=True)
+            fake_logits = discriminator(generated, training=True)
+            generator_loss = loss.generator_loss(fake_logits)
+            discriminator_loss = loss.discriminator_loss(real_logits, fake_logits)
+        generator_optimizer.apply_gradients(zip(
+            generator_tape.gradient(generator_loss, generator.trainable_variables),
+            generator.trainable_variables))
+        discriminator_optimizer.apply_gradients(zip(
+            discriminator_tape.gradient(discriminator_loss, discriminator.trainable_variables),
+            discriminator.trainable_variables))
+
+    batches = iter(dataset)
+
+    def run():
+        for _ in range(STEPS_PER_REPEAT):
+            train_step(next(batches))
+    return run
+
+
+def our_fit(config: TrainerConfig, dataset: tf.data.Dataset):
+    gan = build_gan(config)
+
+    def run():
+        gan.fit(dataset, epochs=1, steps_per_epoch=STEPS_PER_REPEAT, verbose=0)
+    return run
+
+
+def main() -> None:
+    config = TrainerConfig()
+    dataset = digits_dataset(config.batch_size)
+    images_per_repeat = STEPS_PER_REPEAT * config.batch_size
+    print(f"training throughput, {config.image_size}x{config.image_size}x{config.channels} "
+          f"DCGAN, batch {config.batch_size}, {tf.__version__}, median of {REPEATS} repeats of "
+          f"{STEPS_PER_REPEAT} steps")
+    contenders = {
+        "tutorial loop (reference)": tutorial_loop(config, dataset),
+        f"ours (fit, {config.steps_per_execution} steps/call)": our_fit(config, dataset),
+        "ours, mixed_bfloat16": our_fit(dataclasses.replace(config, precision="mixed_bfloat16"),
+                                        dataset),
+    }
+    rates = {name: images_per_repeat / seconds
+             for name, seconds in interleaved_median_seconds(contenders, REPEATS).items()}
+    reference = rates["tutorial loop (reference)"]
+    for name, rate in rates.items():
+        print(f"  {name:34s} {rate:8.0f} images/s   {rate / reference:4.2f}x reference")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Keeps the best generator seen during training, by a cheap FID, for export.
+
+DCGAN quality often peaks and then degrades, so the last weights are not
+necessarily the best. Every N steps the generator that would be exported (the
+EMA one when on) is scored with FID in the domain classifier's feature space
+against training images (not the eval split, which stays untouched for the
+FidEvaluator's verdict); a better score copies its weights into the snapshot.
+The snapshot and its score are checkpointed, so a resume keeps them.
+"""
+from __future__ import annotations
+
+import math
+
+import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from modules import metrics
+from modules.domain_classifier import ClassifierConfig, DomainClassifier, train_domain_classifier
+from modules.images import ImageSpec, from_uint8, to_uint8
+from modules.keras import keras
+
+
+class BestSnapshot(tf.Module):
+    """The best-scoring generator weights and their FID and step (checkpointable)."""
+
+    def __init__(self, generator: keras.Model):
+        super().__init__(name="best_snapshot")
+        self.generator = keras.models.clone_model(generator)
+        self.generator.set_weights(generator.get_weights())
+        self.fid = tf.Variable(math.inf, dtype=tf.float64, trainable=False)
+        self.step = tf.Variable(-1, dtype=tf.int64, trainable=False)
+
+    @property
+    def exists(self) -> bool:
+        return int(self.step.numpy()) >= 0
+
+    def offer(self, generator: keras.Model, fid: float, step: int) -> bool:
+        if not fid < float(self.fid.numpy()):
+            return False
+        for target, source in zip(self.generator.weights, generator.weights):
+            target.assign(source)
+        self.fid.assign(fid)
+        self.step.assign(step)
+        return True
+
+
+class CheapFid:
+    """FID of a generator's samples against fixed real images, in domain-classifier features."""
+
+    def __init__(self, classifier: DomainClassifier, real_pixels: np.ndarray, num_samples: int,
+                 latent_dim: int, seed: int):
+        self.classifier = classifier
+        self.real_features = classifier.features(real_pixels)
+        self.noise = np.random.default_rng(seed).standard_normal(
+            (num_samples, latent_dim)).astype(np.float32)
+
+    @classmethod
+    def from_training_images(cls, pixels: np.ndarray, labels: np.ndarray, spec: ImageSpec,
+                             num_samples: int, latent_dim: int, seed: int) -> "CheapFid":
+        classifier = train_domain_classifier(pixels, labels, spec, ClassifierConfig(seed=seed))
+        logging.info("Snapshot-selection classifier: holdout accuracy %.3f",
+                     classifier.holdout_accuracy)
+        real = np.random.default_rng(seed).permutation(len(pixels))[:num_samples]
+        return cls(classifier, pixels[real], num_samples, latent_dim, seed)
+
+    def __call__(self, generator: keras.Model) -> float:
+        images = generator.predict(self.noise, batch_size=512, verbose=0)
+        if not np.isfinite(images).all():
+            return math.nan
+        # Quantized as the real images were stored, as the FidEvaluator does.
+        return metrics.fid(self.real_features,
+                           self.classifier.features(from_uint8(to_uint8(images))))
+
+
+class SnapshotSelector(keras.callbacks.Callback):
+    """Scores the inference generator every N steps and at the end; keeps the best."""
+
+    def __init__(self, cheap_fid: CheapFid, snapshot: BestSnapshot, every_steps: int,
+                 writer: tf.summary.SummaryWriter):
+        super().__init__()
+        self.cheap_fid = cheap_fid
+        self.snapshot = snapshot
+        self.every_steps = every_steps
+        self.writer = writer
+        self._last_scored = 0
+
+    def on_train_begin(self, logs=None):
+        self._last_scored = self.model.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.model.step - self._last_scored >= self.every_steps:
+            self.score()
+
+    def on_train_end(self, logs=None):
+        if self.model.step > self._last_scored and not self.model.stop_training:
+            self.score()
+
+    def score(self) -> None:
+        step = self.model.step
+        fid = self.cheap_fid(self.model.inference_generator)
+        improved = self.snapshot.offer(self.model.inference_generator, fid, step)
+        logging.info("step %d: cheap FID %.4f%s (best %.4f at step %d)", step, fid,
+                     " (new best)" if improved else "", float(self.snapshot.fid.numpy()),
+                     int(self.snapshot.step.numpy()))
+        with self.writer.as_default(step=step):
+            tf.summary.scalar("cheap_fid", fid)
+        self._last_scored = step
