@@ -23,7 +23,7 @@ def test_cutout_zeroes_one_square_of_half_the_image_size():
     for mask in zeroed:
         rows, columns = np.nonzero(mask)
         assert 0 < mask.sum() <= 16  # a 4x4 square, clipped at the border
-        assert mask.sum() == (rows.ptp() + 1) * (columns.ptp() + 1)
+        assert mask.sum() == (np.ptp(rows) + 1) * (np.ptp(columns) + 1)
 
 
 @pytest.mark.parametrize("policy", [("color",), ("translation",), ("cutout",),
