@@ -7,14 +7,7 @@ from typing import Callable, Mapping
 
 
 def median_seconds(run: Callable[[], object], repeats: int = 5, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        run()
-    durations = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        durations.append(time.perf_counter() - start)
-    return statistics.median(durations)
+    return interleaved_median_seconds({"run": run}, repeats, warmup)["run"]
 
 
 def interleaved_median_seconds(runs: Mapping[str, Callable[[], object]], repeats: int = 5,

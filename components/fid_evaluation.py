@@ -28,7 +28,7 @@ from components.extractors import (EXTRACTORS, FeatureExtractor, build_extractor
                                    pixels_fingerprint, sha256_hex)
 from modules import data, metrics
 from modules.export import IMAGES_OUTPUT, NOISE_INPUT, SERVING_SIGNATURE
-from modules.images import png_bytes, to_uint8, viewable_grid
+from modules.images import to_uint8, viewable_grid, write_png
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
@@ -236,8 +236,7 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
     grid_sample = np.random.default_rng(config.seed).permutation(len(real))[:GRID_IMAGES]
     for name, pixels in ((GENERATED_GRID_FILE, generated[:GRID_IMAGES]),
                          (REAL_GRID_FILE, real[grid_sample])):
-        with tf.io.gfile.GFile(os.path.join(evaluation_dir, name), "wb") as out:
-            out.write(png_bytes(viewable_grid(pixels)))
+        write_png(os.path.join(evaluation_dir, name), viewable_grid(pixels))
     with tf.io.gfile.GFile(os.path.join(evaluation_dir, REPORT_FILE), "w") as out:
         out.write(evaluation_report.render(result, real[grid_sample], generated[:GRID_IMAGES],
                                            train))

@@ -107,10 +107,11 @@ def push(model_dir: str, serving_dir: str, evaluation: dict, keep_versions: int 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
-    keep = set(versions(serving_dir)[-keep_versions:]) | {version}
+    present = versions(serving_dir)
+    keep = set(present[-keep_versions:]) | {version}
     if previously_served is not None:
         keep.add(previously_served)  # may still be serving until the new one loads
-    for old in versions(serving_dir):
+    for old in present:
         if old not in keep:
             shutil.rmtree(os.path.join(serving_dir, str(old)))
     return PushResult(True, version, destination, f"pushed as version {version}")

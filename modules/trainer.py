@@ -154,10 +154,10 @@ class CheckpointAndGuard(keras.callbacks.Callback):
             self._save()
 
     def _save(self):
-        if not all_finite(self.model.variables):
+        try:
+            self.checkpoint.save()  # refuses non-finite weights
+        except NonFiniteTrainingError:
             self._diverged("weights not finite")
-        else:
-            self.checkpoint.save()
 
     def _diverged(self, what: str):
         self.divergence = f"training diverged at step {self.model.step}: {what}"
