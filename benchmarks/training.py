@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
+import numpy as np
 import tensorflow as tf
 
 from benchmarks.timing import interleaved_median_seconds
@@ -28,44 +29,57 @@ STEPS_PER_REPEAT = 200
 REPEATS = 3
 
 
-def digits_dataset(batch_size: int) -> tf.data.Dataset:
-    pixels, _ = digits_as_uint8()
-    return (tf.data.Dataset.from_tensor_slices(from_uint8(pixels)[..., None]).shuffle(2048, seed=0)
-            .repeat().batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+def digits_dataset(batch_size: int, pixels: np.ndarray | None = None,
+                   seed: int = 0) -> tf.data.Dataset:
+    """Shuffled, repeated, prefetched batches of uint8 [N, H, W] images (default: all the
+    bundled digits) scaled to [-1, 1]."""
+    if pixels is None:
+        pixels, _ = digits_as_uint8()
+    return (tf.data.Dataset.from_tensor_slices(from_uint8(pixels)[..., None])
+            .shuffle(len(pixels), seed=seed).repeat().batch(batch_size, drop_remainder=True)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+class TutorialDcgan:
+    """The TensorFlow DCGAN tutorial's training loop around our networks: a `tf.function`
+    step with both tapes, called once per batch from Python."""
+
+    def __init__(self, config: TrainerConfig):
+        self.config = config
+        self.generator = build_generator(config.image_spec, config.network_config)
+        self.discriminator = build_discriminator(config.image_spec, config.network_config)
+        self.loss = NonSaturatingLoss()
+        self.generator_optimizer = keras.optimizers.Adam(config.generator_learning_rate,
+                                                         beta_1=config.adam_beta_1)
+        self.discriminator_optimizer = keras.optimizers.Adam(config.discriminator_learning_rate,
+                                                             beta_1=config.adam_beta_1)
+        self.train_step = tf.function(self._train_step)
+
+    def _train_step(self, images):
+        noise = tf.random.normal([self.config.batch_size, self.config.latent_dim])
+        with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
+            generated = self.generator(noise, training=True)
+            real_logits = self.discriminator(images, training=True)
+            fake_logits = self.discriminator(generated, training=True)
+            generator_loss = self.loss.generator_loss(fake_logits)
+            discriminator_loss = self.loss.discriminator_loss(real_logits, fake_logits)
+        self.generator_optimizer.apply_gradients(zip(
+            generator_tape.gradient(generator_loss, self.generator.trainable_variables),
+            self.generator.trainable_variables))
+        self.discriminator_optimizer.apply_gradients(zip(
+            discriminator_tape.gradient(discriminator_loss,
+                                        self.discriminator.trainable_variables),
+            self.discriminator.trainable_variables))
+
+    def train(self, batches, steps: int) -> None:
+        for _ in range(steps):
+            self.train_step(next(batches))
 
 
 def tutorial_loop(config: TrainerConfig, dataset: tf.data.Dataset):
-    """The TensorFlow DCGAN tutorial's training loop around our networks."""
-    generator = build_generator(config.image_spec, config.network_config)
-    discriminator = build_discriminator(config.image_spec, config.network_config)
-    loss = NonSaturatingLoss()
-    generator_optimizer = keras.optimizers.Adam(config.generator_learning_rate,
-                                                beta_1=config.adam_beta_1)
-    discriminator_optimizer = keras.optimizers.Adam(config.discriminator_learning_rate,
-                                                    beta_1=config.adam_beta_1)
-
-    @tf.function
-    def train_step(images):
-        noise = tf.random.normal([config.batch_size, config.latent_dim])
-        with tf.GradientTape() as generator_tape, tf.GradientTape() as discriminator_tape:
-            generated = generator(noise, training=True)
-            real_logits = discriminator(images, training=True)
-            fake_logits = discriminator(generated, training=True)
-            generator_loss = loss.generator_loss(fake_logits)
-            discriminator_loss = loss.discriminator_loss(real_logits, fake_logits)
-        generator_optimizer.apply_gradients(zip(
-            generator_tape.gradient(generator_loss, generator.trainable_variables),
-            generator.trainable_variables))
-        discriminator_optimizer.apply_gradients(zip(
-            discriminator_tape.gradient(discriminator_loss, discriminator.trainable_variables),
-            discriminator.trainable_variables))
-
+    reference = TutorialDcgan(config)
     batches = iter(dataset)
-
-    def run():
-        for _ in range(STEPS_PER_REPEAT):
-            train_step(next(batches))
-    return run
+    return lambda: reference.train(batches, STEPS_PER_REPEAT)
 
 
 def our_fit(config: TrainerConfig, dataset: tf.data.Dataset):

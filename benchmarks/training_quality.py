@@ -1,0 +1,102 @@
+"""Quality for the time spent: our trainer with the `make run` defaults vs the TensorFlow
+DCGAN tutorial's loop, each given the same wall-clock budget on the bundled digits.
+
+    .venv/bin/python -m benchmarks.training_quality
+
+FID is measured as the FidEvaluator measures it: domain-classifier features,
+generated images quantized to uint8, against a held-out split, beside the floor
+(the FID between training images and that split). Ours is the generator our
+Trainer exports, trained with the pipeline's defaults; its wall-clock time is the
+budget. The reference trains for the same time and is scored every few hundred
+steps on the held-out split itself (time spent scoring is not charged to it), and
+its best score is reported: a generous reading of the reference.
+"""
+from __future__ import annotations
+
+import tempfile
+import time
+
+import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
+import numpy as np
+
+from benchmarks.training import TutorialDcgan, digits_dataset
+from modules import metrics
+from modules.domain_classifier import DomainClassifier, train_domain_classifier
+from modules.images import from_uint8, to_uint8
+from modules.keras import keras
+from modules.snapshot_selection import CheapFid
+from modules.trainer import train
+from pipeline.bundled_data import digits_as_uint8
+from pipeline.configs import PipelineConfig
+
+REFERENCE_SCORE_EVERY_STEPS = 250
+
+
+class HeldOutFid:
+    """FID of a generator against the held-out digits, as the FidEvaluator computes it."""
+
+    def __init__(self, classifier: DomainClassifier, held_out: np.ndarray, num_samples: int,
+                 latent_dim: int, seed: int):
+        self.classifier = classifier
+        self.real_features = classifier.features(from_uint8(held_out)[..., None])
+        self.noise = np.random.default_rng(seed).standard_normal(
+            (num_samples, latent_dim)).astype(np.float32)
+
+    def of_images(self, pixels: np.ndarray) -> float:
+        return metrics.fid(self.real_features, self.classifier.features(from_uint8(pixels)))
+
+    def __call__(self, generator: keras.Model) -> float:
+        images = generator.predict(self.noise, batch_size=512, verbose=0)
+        return self.of_images(to_uint8(images)) if np.isfinite(images).all() else float("nan")
+
+
+def main() -> None:
+    pipeline = PipelineConfig()
+    config = pipeline.trainer
+    pixels, labels = digits_as_uint8()
+    order = np.random.default_rng(0).permutation(len(pixels))
+    train_count = int(len(pixels) * pipeline.train_fraction)
+    train_pixels, train_labels = pixels[order[:train_count]], labels[order[:train_count]]
+    held_out = pixels[order[train_count:]]
+    classifier = train_domain_classifier(from_uint8(train_pixels)[..., None], train_labels,
+                                         config.image_spec)
+    score = HeldOutFid(classifier, held_out, pipeline.fid_num_samples, config.latent_dim,
+                       config.seed)
+    floor_sample = np.random.default_rng(config.seed).permutation(train_count)
+    floor = score.of_images(train_pixels[floor_sample[:pipeline.fid_num_samples], ..., None])
+    print(f"{pipeline.train_steps} steps of the make-run trainer ({config.batch_size} images "
+          f"per step) on {train_count} digits; FID against {len(held_out)} held-out digits, "
+          f"{pipeline.fid_num_samples} samples; floor (training vs held-out) {floor:.4f}")
+
+    cheap_fid = CheapFid.from_training_images(
+        from_uint8(train_pixels)[..., None], train_labels, config.image_spec, config.fid_samples,
+        config.latent_dim, config.seed)
+    with tempfile.TemporaryDirectory() as work_dir:
+        start = time.perf_counter()
+        result = train(config, lambda seed: digits_dataset(
+            config.batch_size * config.discriminator_steps, train_pixels, seed),
+            pipeline.train_steps, f"{work_dir}/run", f"{work_dir}/checkpoints", cheap_fid)
+        budget = time.perf_counter() - start
+    ours = score(result.export_generator)
+
+    reference = TutorialDcgan(config)
+    batches = iter(digits_dataset(config.batch_size, train_pixels, config.seed))
+    reference_steps, reference_seconds = 0, 0.0
+    best_fid, best_step = float("inf"), 0
+    while reference_seconds < budget:
+        start = time.perf_counter()
+        reference.train(batches, REFERENCE_SCORE_EVERY_STEPS)
+        reference_seconds += time.perf_counter() - start
+        reference_steps += REFERENCE_SCORE_EVERY_STEPS
+        fid = score(reference.generator)
+        if fid < best_fid:
+            best_fid, best_step = fid, reference_steps
+    print(f"  ours (exported generator)   FID {ours:7.4f}  {ours / floor:5.2f}x floor  "
+          f"{pipeline.train_steps} steps in {budget:.0f} s")
+    print(f"  tutorial loop, best score   FID {best_fid:7.4f}  {best_fid / floor:5.2f}x floor  "
+          f"at step {best_step} of {reference_steps} in {reference_seconds:.0f} s")
+    print(f"  reference FID / ours: {best_fid / ours:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
