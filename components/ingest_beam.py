@@ -8,9 +8,12 @@ multi-process workers import only Beam, TensorFlow and Pillow.
 """
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import hashlib
+import itertools
 import os
-from typing import Iterator, Union
+from typing import Iterator, Sequence, Union
 
 import apache_beam as beam
 from google.protobuf.message import DecodeError
@@ -88,6 +91,48 @@ def _record_to_raw_image(record: bytes, path: str, image_feature: str):
     if label.int64_list.value:
         return RawImage(path, encoded[0], str(label.int64_list.value[0]))
     return RawImage(path, encoded[0], "")
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputSplit:
+    """One output split: its share of the hash buckets and where its files go."""
+
+    name: str
+    hash_buckets: int
+    file_prefix: str        # gzipped TFRecord shards are `<file_prefix>-NNNNN-of-NNNNN.gz`
+
+
+def split_of(example: tf.train.Example, num_splits: int, partition_feature: str,
+             bucket_ends: Sequence[int]) -> int:
+    """The split of an example, exactly as TFX's ExampleGen computes it from the feature:
+    sha256 of the serialized feature, modulo the buckets, then the split whose range
+    holds that bucket (`bucket_ends` are the cumulative bucket counts, one per split)."""
+    del num_splits  # len(bucket_ends); beam.Partition passes it
+    key = example.features.feature[partition_feature].SerializeToString(deterministic=True)
+    return bisect.bisect(bucket_ends, int(hashlib.sha256(key).hexdigest(), 16) % bucket_ends[-1])
+
+
+def _serialize(example: tf.train.Example) -> bytes:
+    return example.SerializeToString()
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(tf.train.Example)
+def WriteSplits(examples, splits: Sequence[OutputSplit], partition_feature: str):
+    """Writes each example to the gzipped TFRecord files of its split as it arrives.
+
+    Unlike TFX's split writer there is no shuffle before writing, which on the
+    local runners would hold every example in memory; which split an example
+    goes to is TFX's hash split, and the Trainer shuffles what it reads.
+    """
+    bucket_ends = list(itertools.accumulate(split.hash_buckets for split in splits))
+    parts = examples | "Split" >> beam.Partition(split_of, len(splits), partition_feature,
+                                                  bucket_ends)
+    return tuple(part
+                 | f"Serialize[{split.name}]" >> beam.Map(_serialize)
+                 | f"Write[{split.name}]" >> beam.io.WriteToTFRecord(split.file_prefix,
+                                                                     file_name_suffix=".gz")
+                 for split, part in zip(splits, parts))
 
 
 class _Normalize(beam.DoFn):

@@ -102,6 +102,24 @@ def test_multi_process_runner_gives_the_same_examples_and_report(corpus):
     assert read_examples(other_examples.uri) == read_examples(examples.uri)
 
 
+def test_examples_go_to_the_split_tfx_would_choose_for_their_path():
+    """Our writer keeps TFX's hash split, so no example changes split with it."""
+    from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
+
+    from components.image_example_gen import split_output_config
+    from components.ingest_beam import split_of
+
+    split_config = split_output_config(0.8).split_config
+    bucket_ends = [80, 100]
+    chosen = []
+    for index in range(200):
+        path = tf.train.Feature(bytes_list=tf.train.BytesList(value=[f"c/{index}.png".encode()]))
+        example = tf.train.Example(features=tf.train.Features(feature={features.PATH: path}))
+        chosen.append(split_of(example, 2, features.PATH, bucket_ends))
+        assert chosen[-1] == _PartitionFn(example, 2, bucket_ends, split_config)
+    assert 0.7 < chosen.count(0) / len(chosen) < 0.9
+
+
 def test_too_many_rejections_fail_the_run_with_one_message(corpus):
     from components.ingestion_report import IngestionError
 
