@@ -50,8 +50,8 @@ def options_from(exec_properties: Dict[str, Any]) -> IngestOptions:
 
 
 class ImageExampleGenExecutor(BaseBeamExecutor):
-    """Beam executor: images (by content) or TFRecords to canonical tf.Examples in
-    train/eval splits, plus a report.
+    """Beam executor: images (by content), TFRecords or a TFDS dataset to canonical
+    tf.Examples in train/eval splits, plus a report.
 
     It replaces TFX's `BaseExampleGenExecutor`, whose writer reshuffles every
     example before writing; on the local runners that shuffle holds the whole
@@ -101,9 +101,9 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
         examples.set_int_custom_property("rejected", summary.rejected)
         examples.set_float_custom_property("rejected_fraction", summary.rejected_fraction)
         examples.set_string_custom_property("ingestion_report", report_path)
-        logging.info("Ingest of %s: %s. Report: %s", input_base, summary.describe(),
-                     report_path)
-        ingestion_report.check_bounds(summary, input_base, options.max_rejected_fraction,
+        source = options.describe_source(input_base)
+        logging.info("Ingest of %s: %s. Report: %s", source, summary.describe(), report_path)
+        ingestion_report.check_bounds(summary, source, options.max_rejected_fraction,
                                       report_path)
 
 
@@ -121,7 +121,8 @@ def split_output_config(train_fraction: float):
 
 def ImageExampleGen(input_base: str, options: IngestOptions = IngestOptions(),
                     train_fraction: float = 0.8, code_version: str = "") -> FileBasedExampleGen:
-    """Ingests a folder of images (class subfolders become labels) or of TFRecords.
+    """Ingests a folder of images (class subfolders become labels), of TFRecords, or a TFDS
+    dataset prepared in `input_base` (its data_dir).
 
     Splits deterministically by a hash of each input's relative path.
     `code_version` only keys the cache to our code (the executor ignores it).
