@@ -51,6 +51,12 @@ def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
 
 
 def run(config: configs.PipelineConfig, runner: str = "local") -> None:
+    if config.input_format == "tfds":
+        # Before TFX's ExampleGen driver, which would only say that no file matches.
+        from components.tfds_source import resolve
+
+        resolve(config.tfds_name, config.data_dir, config.tfds_splits, config.image_feature,
+                config.label_feature)
     from absl import logging
     from tfx import v1 as tfx
 
@@ -101,8 +107,13 @@ def summarize(config: configs.PipelineConfig) -> str:
 
 
 def main(argv=None) -> None:
+    from components.ingestion_report import IngestionError
+
     config, runner = parse_args(argv)
-    run(config, runner)
+    try:
+        run(config, runner)
+    except IngestionError as error:  # its message says what is wrong and what to do
+        raise SystemExit(f"error: {error}") from None
     print("\n" + summarize(config))
 
 
