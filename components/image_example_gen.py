@@ -2,41 +2,43 @@
 
 `tfx.v1` exposes no hook for a custom file-based ExampleGen, so this is the one
 module that uses TFX classes outside `tfx.v1` (FileBasedExampleGen,
-BaseExampleGenExecutor, BeamExecutorSpec); they are the same in TFX 1.16 and
-1.21. Everything else about ExampleGen comes for free: the driver's input
-fingerprint (which makes caching work), hash-based splitting and the output
-layout every downstream component reads.
+BaseBeamExecutor, BeamExecutorSpec, and the helpers that record split names
+and the payload format); they are the same in TFX 1.16 and 1.21. What comes
+from FileBasedExampleGen: the driver's input fingerprint (which makes caching
+work) and the output layout every downstream component reads.
 
-The Beam job itself is `ingest_beam.IngestInputs`. After it, `Do` writes the
-ingestion report into the examples artifact, records its counts as custom
-properties, and fails the run when the bounds are broken.
+The executor runs one Beam job, `ingest_beam.IngestInputs` then
+`ingest_beam.WriteSplits`; then it writes the ingestion report into the
+examples artifact, records its counts as custom properties, and fails the run
+when the bounds are broken.
 """
 from __future__ import annotations
 
 import os
 from typing import Any, Dict, List
 
-import apache_beam as beam
 from absl import logging
 from google.protobuf import json_format, message, struct_pb2
 import tensorflow as tf
-from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.components.example_gen.write_split import (DEFAULT_TF_RECORD_FILE_NAME,
+                                                    to_file_format_str)
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
+from tfx.types import artifact_utils, standard_component_specs
 from tfx import v1 as tfx
 
 from components import ingest_beam, ingestion_report
 from components.ingest_config import IngestOptions
 from modules import features
 
-INPUT_BASE_KEY = "input_base"
-CUSTOM_CONFIG_KEY = "custom_config"
+INPUT_BASE_KEY = standard_component_specs.INPUT_BASE_KEY
+CUSTOM_CONFIG_KEY = standard_component_specs.CUSTOM_CONFIG_KEY
 # The driver fingerprints the top-level entries of the input folder (files and
 # class subfolders, whose modification times change when files are added or
 # removed); the executor then reads every file below them.
 TOP_LEVEL_PATTERN = "*"
-# Scratch space inside the examples artifact for the Beam job's side outputs.
-_WORK_DIR_KEY = "_ingest_work_dir"
 
 
 def options_from(exec_properties: Dict[str, Any]) -> IngestOptions:
@@ -47,41 +49,49 @@ def options_from(exec_properties: Dict[str, Any]) -> IngestOptions:
     return IngestOptions.from_dict(json_format.MessageToDict(values))
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(tf.train.Example)
-def _InputsToExamples(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
-                      split_pattern: str) -> beam.pvalue.PCollection:
-    """Adapts `ingest_beam.IngestInputs` to what BaseExampleGenExecutor calls."""
-    del split_pattern  # the whole tree below input_base is read (see TOP_LEVEL_PATTERN)
-    return pipeline | "Ingest" >> ingest_beam.IngestInputs(
-        exec_properties[INPUT_BASE_KEY], options_from(exec_properties),
-        exec_properties[_WORK_DIR_KEY])
+class ImageExampleGenExecutor(BaseBeamExecutor):
+    """Beam executor: images (by content), TFRecords or a TFDS dataset to canonical
+    tf.Examples in train/eval splits, plus a report.
 
-
-class ImageExampleGenExecutor(BaseExampleGenExecutor):
-    """Beam executor: images (by content) or TFRecords to canonical tf.Examples, plus a report."""
-
-    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        return _InputsToExamples
+    It replaces TFX's `BaseExampleGenExecutor`, whose writer reshuffles every
+    example before writing; on the local runners that shuffle holds the whole
+    dataset in memory. Here each example is written to its split as soon as it
+    is made (see `ingest_beam.WriteSplits`), and the workers import no TFX.
+    """
 
     def Do(self, input_dict: Dict[str, List[tfx.types.Artifact]],
            output_dict: Dict[str, List[tfx.types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
-        (examples,) = output_dict["examples"]
+        self._log_startup(input_dict, output_dict, exec_properties)
+        (examples,) = output_dict[standard_component_specs.EXAMPLES_KEY]
+        input_base = exec_properties[INPUT_BASE_KEY]
+        options = options_from(exec_properties)
+        output_config = tfx.proto.Output()
+        json_format.Parse(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
+                          output_config)
+        examples.split_names = artifact_utils.encode_split_names(
+            [split.name for split in output_config.split_config.splits])
+        splits = [ingest_beam.OutputSplit(split.name, split.hash_buckets, os.path.join(
+            artifact_utils.get_split_uri([examples], split.name), DEFAULT_TF_RECORD_FILE_NAME))
+            for split in output_config.split_config.splits]
         work_dir = os.path.join(examples.uri, "_ingest_work")
-        super().Do(input_dict, output_dict, {**exec_properties, _WORK_DIR_KEY: work_dir})
+        with self._make_beam_pipeline() as pipeline:
+            _ = (pipeline
+                 | "Ingest" >> ingest_beam.IngestInputs(input_base, options, work_dir)
+                 | "WriteSplits" >> ingest_beam.WriteSplits(
+                     splits, output_config.split_config.partition_feature_name))
+        examples_utils.set_payload_format(
+            examples, exec_properties[standard_component_specs.OUTPUT_DATA_FORMAT_KEY])
+        examples_utils.set_file_format(examples, to_file_format_str(
+            exec_properties[standard_component_specs.OUTPUT_FILE_FORMAT_KEY]))
 
         with tf.io.gfile.GFile(os.path.join(work_dir, ingest_beam.INPUTS_SEEN_FILE)) as count:
             inputs_seen = int(count.read().strip() or 0)
-        split_dirs = sorted(tf.io.gfile.glob(os.path.join(examples.uri, "Split-*")))
-        written = {os.path.basename(path)[len("Split-"):]: ingestion_report.count_records(path)
-                   for path in split_dirs}
-        options = options_from(exec_properties)
+        written = {split.name: ingestion_report.count_records(
+            os.path.dirname(split.file_prefix)) for split in splits}
         report_path = os.path.join(examples.uri, ingestion_report.REPORT_FILE_NAME)
         summary = ingestion_report.write_report(
-            report_path, {"input_base": exec_properties[INPUT_BASE_KEY], **options.to_dict()},
-            inputs_seen, written,
+            report_path, {"input_base": input_base, **options.to_dict()}, inputs_seen, written,
             tf.io.gfile.glob(os.path.join(work_dir, ingest_beam.REJECTIONS_PREFIX + "*")))
         tf.io.gfile.rmtree(work_dir)
 
@@ -91,10 +101,10 @@ class ImageExampleGenExecutor(BaseExampleGenExecutor):
         examples.set_int_custom_property("rejected", summary.rejected)
         examples.set_float_custom_property("rejected_fraction", summary.rejected_fraction)
         examples.set_string_custom_property("ingestion_report", report_path)
-        logging.info("Ingest of %s: %s. Report: %s", exec_properties[INPUT_BASE_KEY],
-                     summary.describe(), report_path)
-        ingestion_report.check_bounds(summary, exec_properties[INPUT_BASE_KEY],
-                                      options.max_rejected_fraction, report_path)
+        source = options.describe_source(input_base)
+        logging.info("Ingest of %s: %s. Report: %s", source, summary.describe(), report_path)
+        ingestion_report.check_bounds(summary, source, options.max_rejected_fraction,
+                                      report_path)
 
 
 def split_output_config(train_fraction: float):
@@ -111,7 +121,8 @@ def split_output_config(train_fraction: float):
 
 def ImageExampleGen(input_base: str, options: IngestOptions = IngestOptions(),
                     train_fraction: float = 0.8, code_version: str = "") -> FileBasedExampleGen:
-    """Ingests a folder of images (class subfolders become labels) or of TFRecords.
+    """Ingests a folder of images (class subfolders become labels), of TFRecords, or a TFDS
+    dataset prepared in `input_base` (its data_dir).
 
     Splits deterministically by a hash of each input's relative path.
     `code_version` only keys the cache to our code (the executor ignores it).

@@ -17,7 +17,6 @@ import tensorflow as tf
 from components.image_decoding import REASONS, Rejection
 
 REPORT_FILE_NAME = "ingestion_report.json"
-DEFAULT_MAX_REJECTED_FRACTION = 0.1
 
 
 class IngestionError(RuntimeError):
@@ -88,15 +87,15 @@ def _rejection_lines(rejection_files: list[str]):
                     yield line.strip()
 
 
-def check_bounds(summary: IngestionSummary, input_base: str, max_rejected_fraction: float,
+def check_bounds(summary: IngestionSummary, source: str, max_rejected_fraction: float,
                  report_path: str) -> None:
     """Fails the run when no image is usable or too large a fraction was rejected."""
     if summary.written == 0:
         raise IngestionError(
-            f"No valid image found in {input_base}: {summary.describe()}. Report: {report_path}")
+            f"No valid image found in {source}: {summary.describe()}. Report: {report_path}")
     if summary.rejected_fraction > max_rejected_fraction:
         raise IngestionError(
-            f"{summary.rejected} of {summary.inputs_seen} inputs in {input_base} were rejected "
+            f"{summary.rejected} of {summary.inputs_seen} inputs in {source} were rejected "
             f"({summary.rejected_fraction:.1%}), over the limit of {max_rejected_fraction:.1%} "
             f"(max_rejected_fraction): {summary.describe()}. Report: {report_path}")
 

@@ -30,8 +30,13 @@ class PipelineConfig:
     data_dir: str = str(DEFAULT_DATA_DIR)
     output_dir: str = str(DEFAULT_OUTPUT_DIR)
     serving_dir: str = str(DEFAULT_SERVING_DIR)
-    input_format: str = "images"          # "images": a folder of images; "tfrecord": tf.Examples
-    image_feature: str = "image"          # the encoded-image feature of TFRecord input
+    # "images": a folder of images; "tfrecord": of tf.Example files; "tfds": a TFDS
+    # dataset prepared in data_dir (its TFDS data_dir)
+    input_format: str = "images"
+    image_feature: str = "image"          # the encoded-image feature of TFRecord and TFDS input
+    label_feature: str = "label"          # the label feature of TFRecord and TFDS input ("": none)
+    tfds_name: str = ""                   # e.g. "mnist", "mnist:3.0.1", "dataset/config"
+    tfds_splits: tuple[str, ...] = ()     # TFDS splits to read (pooled); empty: all
     train_fraction: float = 0.8
     image_size: int = 8
     channels: int = 1
@@ -106,7 +111,8 @@ class PipelineConfig:
             settings=IngestSettings(ImageSpec(self.image_size, self.channels), self.fit,
                                     self.max_image_pixels),
             input_format=self.input_format, image_feature=self.image_feature,
-            max_rejected_fraction=self.max_rejected_fraction)
+            label_feature=self.label_feature, tfds_name=self.tfds_name,
+            tfds_splits=self.tfds_splits, max_rejected_fraction=self.max_rejected_fraction)
 
     def data_expectations(self) -> DataExpectations:
         """The schema's channel and size ranges (see `components.schema_rules`)."""

@@ -19,7 +19,16 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     defaults = configs.PipelineConfig()
     parser.add_argument("--input-format", choices=INPUT_FORMATS, default=defaults.input_format)
     parser.add_argument("--image-feature", default=defaults.image_feature,
-                        help="name of the encoded-image feature in TFRecord input")
+                        help="name of the encoded-image feature in TFRecord and TFDS input")
+    parser.add_argument("--label-feature", default=defaults.label_feature,
+                        help="name of the label feature in TFRecord and TFDS input "
+                             "('' for unlabeled data)")
+    parser.add_argument("--tfds-name", default=defaults.tfds_name,
+                        help="with --input-format=tfds: the dataset, as tfds.builder takes it "
+                             "(mnist, mnist:3.0.1, name/config), prepared in --data-dir")
+    parser.add_argument("--tfds-split", action="append", default=None, dest="tfds_splits",
+                        help="with --input-format=tfds: a split to read (repeatable; "
+                             "default: every split)")
     parser.add_argument("--fit", choices=FIT_MODES, default=defaults.fit,
                         help="how non-square images become square before resizing")
     parser.add_argument("--max-image-pixels", type=int, default=defaults.max_image_pixels,
@@ -65,6 +74,9 @@ def pipeline_config(args: argparse.Namespace, *, data_dir: str, output_dir: str,
         data_dir=data_dir,
         input_format=args.input_format,
         image_feature=args.image_feature,
+        label_feature=args.label_feature,
+        tfds_name=args.tfds_name,
+        tfds_splits=tuple(args.tfds_splits or defaults.tfds_splits),
         fit=args.fit,
         max_image_pixels=args.max_image_pixels,
         max_rejected_fraction=args.max_rejected_fraction,

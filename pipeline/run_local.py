@@ -18,9 +18,12 @@ RUNNERS = ("local", "beam")
 def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
     parser = argparse.ArgumentParser(description="Train, score and push a GAN generator locally.")
     parser.add_argument("--data-dir", default=None,
-                        help="folder of images (class subfolders become labels) or, with "
-                             "--input-format=tfrecord, of TFRecord files; default: the bundled "
-                             f"digits, written to {configs.DEFAULT_DATA_DIR} on first use")
+                        help="folder of images (class subfolders become labels); with "
+                             "--input-format=tfrecord, of TFRecord files; with "
+                             "--input-format=tfds, the TFDS data_dir the dataset is prepared in "
+                             "(default: TFDS's, $TFDS_DATA_DIR or ~/tensorflow_datasets); "
+                             "default: the bundled digits, written to "
+                             f"{configs.DEFAULT_DATA_DIR} on first use")
     parser.add_argument("--output-dir", default=configs.PipelineConfig().output_dir,
                         help="pipeline root and ML Metadata (SQLite) go here")
     parser.add_argument("--serving-dir", default=None,
@@ -32,17 +35,28 @@ def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
     args = parser.parse_args(argv)
 
     output_dir = os.path.abspath(args.output_dir)
+    data_dir = args.data_dir
+    if data_dir is None and args.input_format == "tfds":
+        from components.tfds_source import default_data_dir
+
+        data_dir = default_data_dir()
     config = flags.pipeline_config(
         args,
-        data_dir=os.path.abspath(args.data_dir or configs.DEFAULT_DATA_DIR),
+        data_dir=os.path.abspath(data_dir or configs.DEFAULT_DATA_DIR),
         output_dir=output_dir,
         serving_dir=os.path.abspath(args.serving_dir or os.path.join(output_dir, "serving_model")))
-    if args.data_dir is None:
+    if data_dir is None:
         bundled_data.write_digits(config.data_dir)
     return config, args.runner
 
 
 def run(config: configs.PipelineConfig, runner: str = "local") -> None:
+    if config.input_format == "tfds":
+        # Before TFX's ExampleGen driver, which would only say that no file matches.
+        from components.tfds_source import resolve
+
+        resolve(config.tfds_name, config.data_dir, config.tfds_splits, config.image_feature,
+                config.label_feature)
     from absl import logging
     from tfx import v1 as tfx
 
@@ -93,8 +107,13 @@ def summarize(config: configs.PipelineConfig) -> str:
 
 
 def main(argv=None) -> None:
+    from components.ingestion_report import IngestionError
+
     config, runner = parse_args(argv)
-    run(config, runner)
+    try:
+        run(config, runner)
+    except IngestionError as error:  # its message says what is wrong and what to do
+        raise SystemExit(f"error: {error}") from None
     print("\n" + summarize(config))
 
 

@@ -1,7 +1,9 @@
 """The real ExampleGen executor on a messy folder: exact counts and reasons, bounds, sources."""
+import dataclasses
 import io
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -102,6 +104,24 @@ def test_multi_process_runner_gives_the_same_examples_and_report(corpus):
     assert read_examples(other_examples.uri) == read_examples(examples.uri)
 
 
+def test_examples_go_to_the_split_tfx_would_choose_for_their_path():
+    """Our writer keeps TFX's hash split, so no example changes split with it."""
+    from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
+
+    from components.image_example_gen import split_output_config
+    from components.ingest_beam import split_of
+
+    split_config = split_output_config(0.8).split_config
+    bucket_ends = [80, 100]
+    chosen = []
+    for index in range(200):
+        path = tf.train.Feature(bytes_list=tf.train.BytesList(value=[f"c/{index}.png".encode()]))
+        example = tf.train.Example(features=tf.train.Features(feature={features.PATH: path}))
+        chosen.append(split_of(example, 2, features.PATH, bucket_ends))
+        assert chosen[-1] == _PartitionFn(example, 2, bucket_ends, split_config)
+    assert 0.7 < chosen.count(0) / len(chosen) < 0.9
+
+
 def test_too_many_rejections_fail_the_run_with_one_message(corpus):
     from components.ingestion_report import IngestionError
 
@@ -160,3 +180,100 @@ def test_tfrecords_with_their_own_image_feature_name(tmp_path):
             for path, value in found.items()} == {"plain.tfrecord#0": ("zero", "PNG"),
                                                   "plain.tfrecord#1": ("7", "JPEG"),
                                                   "more.tfrecord.gz#0": ("", "WEBP")}
+
+
+TFDS_OPTIONS = IngestOptions(IngestSettings(ImageSpec(8, 3)), input_format="tfds",
+                             tfds_name="tiny_shapes", image_feature="picture",
+                             label_feature="shape", max_rejected_fraction=0.5)
+
+
+@pytest.fixture(scope="module")
+def tfds_dataset(tmp_path_factory):
+    """tiny_shapes prepared as TFRecord shards; the names and outcomes of its records."""
+    from tests.tfds_datasets import prepare
+
+    data_dir = tmp_path_factory.mktemp("tfds") / "data"
+    accepted, refused = prepare(data_dir)
+    return data_dir, accepted, refused
+
+
+def test_a_prepared_tfds_dataset_is_streamed_from_its_shards_record_by_record(tfds_dataset,
+                                                                              tmp_path):
+    data_dir, accepted, refused = tfds_dataset
+    examples, report = run_example_gen(data_dir, tmp_path / "out", TFDS_OPTIONS)
+    assert report["inputs_seen"] == len(accepted) + len(refused) == 10
+    assert rejections_of(report) == refused
+    assert report["rejected_by_reason"] == {
+        "empty file": 1, "truncated or corrupt": 1, "not an image": 1,
+        "unsupported format": 1, "too many pixels": 0, "unreadable": 0}
+    assert report["source"]["tfds_name"] == "tiny_shapes"
+    found = read_examples(examples.uri)
+    assert {path: (value[features.FORMAT].decode(), value[features.CHANNELS],
+                   value[features.LABEL].decode()) for path, value in found.items()} == accepted
+    assert sum(report["examples_written"].values()) == len(accepted) == 6
+    for path, value in found.items():
+        assert np.asarray(Image.open(io.BytesIO(value[features.IMAGE]))).shape == (8, 8, 3), path
+
+
+def test_a_chosen_split_of_an_array_record_dataset_with_a_damaged_shard(tmp_path):
+    from tests.tfds_datasets import prepare
+
+    accepted, refused = prepare(tmp_path / "data", file_format="array_record")
+    version_dir = tmp_path / "data" / "tiny_shapes" / "1.0.0"
+    cut = version_dir / "tiny_shapes-test.array_record-00001-of-00002"
+    cut.write_bytes(cut.read_bytes()[:-10])  # ArrayRecord's footer: the shard is unreadable
+    examples, report = run_example_gen(
+        tmp_path / "data", tmp_path / "out",
+        dataclasses.replace(TFDS_OPTIONS, tfds_splits=("test",), max_rejected_fraction=1.0))
+    in_test = {name for name in {**accepted, **refused}
+               if name.startswith("tfds:tiny_shapes/test/")}
+    assert report["inputs_seen"] == len(in_test) == 3
+    assert rejections_of(report) == {**{name: reason for name, reason in refused.items()
+                                        if name in in_test},
+                                     "tfds:tiny_shapes/test/2": "truncated or corrupt"}
+    assert {path: value[features.LABEL].decode()
+            for path, value in read_examples(examples.uri).items()} == {
+        name: label for name, (_, _, label) in accepted.items()
+        if name in in_test - {"tfds:tiny_shapes/test/2"}}
+
+
+def test_records_a_damaged_or_missing_tfds_shard_does_not_yield_are_rejected(tfds_dataset,
+                                                                             tmp_path):
+    data_dir, accepted, refused = tfds_dataset
+    shutil.copytree(data_dir, tmp_path / "data")
+    version_dir = tmp_path / "data" / "tiny_shapes" / "1.0.0"
+    cut = version_dir / "tiny_shapes-train.tfrecord-00001-of-00002"
+    cut.write_bytes(cut.read_bytes()[:-10])  # into the last record
+    (version_dir / "tiny_shapes-test.tfrecord-00000-of-00002").unlink()
+
+    examples, report = run_example_gen(tmp_path / "data", tmp_path / "out",
+                                       dataclasses.replace(TFDS_OPTIONS,
+                                                           max_rejected_fraction=1.0))
+    lost_to_the_cut = "tfds:tiny_shapes/train/6"  # train's 7 records: shards of 4 and 3
+    missing_shard = ("tfds:tiny_shapes/test/0", "tfds:tiny_shapes/test/1")  # of 2 and 1
+    assert report["inputs_seen"] == 10
+    assert rejections_of(report) == {
+        **refused, lost_to_the_cut: "truncated or corrupt",
+        **{name: "unreadable" for name in missing_shard}}
+    assert set(read_examples(examples.uri)) == set(accepted) - {lost_to_the_cut,
+                                                                *missing_shard}
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"tfds_name": "mnist"}, r"TFDS dataset 'mnist' is not prepared in .*, and ingest never "
+                             r"downloads\. Prepare it where it can be downloaded, with "
+                             r"`tfds build mnist --data_dir DIR`"),
+    ({"image_feature": "image"}, r"has no image feature 'image'; its image features: picture"),
+    ({"label_feature": "label"}, r"has no feature 'label' for labels \(its features: "
+                                 r"id, picture, shape\)"),
+    ({"tfds_splits": ("validation",)}, r"has no split validation; its splits: test, train"),
+])
+def test_a_tfds_dataset_that_is_not_there_as_asked_fails_with_one_message(
+        tfds_dataset, tmp_path, change, message):
+    from components.ingestion_report import IngestionError
+
+    with pytest.raises(IngestionError, match=message) as failure:
+        run_example_gen(tfds_dataset[0], tmp_path / "out",
+                        dataclasses.replace(TFDS_OPTIONS, **change))
+    error = failure.value  # printed alone: no TFDS exception chained to it
+    assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
