@@ -43,11 +43,17 @@ class RawImage:
     label: str | None = None      # None: the top-level subfolder of `path`
 
 
-def _list_files(input_base: str) -> Iterator[str]:
-    """Every non-directory entry below `input_base` (hidden files and broken links too)."""
-    for directory, _, names in tf.io.gfile.walk(input_base):
-        for name in names:
-            yield os.path.join(directory, name)
+def _list_files(input_base: str) -> list[str]:
+    """Every non-directory entry below `input_base` (hidden files and broken links too),
+    in the order of a hash of their paths: class folders are listed one after another,
+    and examples written in that order would reach the Trainer's shuffle buffer one
+    class at a time. The order is fixed by the relative paths, so a re-run (or the same
+    folder elsewhere) writes the same files.
+    Only the names are held, not the images."""
+    paths = [os.path.join(directory, name)
+             for directory, _, names in tf.io.gfile.walk(input_base) for name in names]
+    return sorted(paths, key=lambda path: hashlib.sha256(
+        _relative(path, input_base).encode()).digest())
 
 
 def _relative(path: str, input_base: str) -> str:

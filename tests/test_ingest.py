@@ -277,3 +277,21 @@ def test_a_tfds_dataset_that_is_not_there_as_asked_fails_with_one_message(
                         dataclasses.replace(TFDS_OPTIONS, **change))
     error = failure.value  # printed alone: no TFDS exception chained to it
     assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
+
+
+def test_class_folders_are_written_mixed_not_one_class_after_another(tmp_path):
+    """The Trainer shuffles through a bounded buffer: examples must not arrive by class."""
+    for label in ("a", "b"):
+        os.makedirs(tmp_path / "images" / label)
+        for index in range(40):
+            Image.fromarray(noise((8, 8, 3), seed=index)).save(
+                tmp_path / "images" / label / f"{index}.png")
+    run_example_gen(tmp_path / "images", tmp_path / "out", CORPUS_OPTIONS)
+
+    for split in ("train", "eval"):
+        files = sorted(tf.io.gfile.glob(f"{tmp_path}/out/Split-{split}/*"))
+        labels = [tf.train.Example.FromString(record.numpy()).features.feature[
+            features.LABEL].bytes_list.value[0] for record in
+            tf.data.TFRecordDataset(files, compression_type="GZIP")]
+        changes = sum(a != b for a, b in zip(labels, labels[1:]))
+        assert len(labels) > 20 and changes > len(labels) // 4, (split, labels)
