@@ -40,19 +40,21 @@ def digits_dataset(batch_size: int, pixels: np.ndarray | None = None,
             .prefetch(tf.data.AUTOTUNE))
 
 
+# The tutorial's optimizers: Adam(1e-4) with Keras' default moments, for both networks.
+TUTORIAL_LEARNING_RATE = 1e-4
+
+
 class TutorialDcgan:
     """The TensorFlow DCGAN tutorial's training loop around our networks: a `tf.function`
-    step with both tapes, called once per batch from Python."""
+    step with both tapes, called once per batch from Python, and the tutorial's optimizers."""
 
     def __init__(self, config: TrainerConfig):
         self.config = config
         self.generator = build_generator(config.image_spec, config.network_config)
         self.discriminator = build_discriminator(config.image_spec, config.network_config)
         self.loss = NonSaturatingLoss()
-        self.generator_optimizer = keras.optimizers.Adam(config.generator_learning_rate,
-                                                         beta_1=config.adam_beta_1)
-        self.discriminator_optimizer = keras.optimizers.Adam(config.discriminator_learning_rate,
-                                                             beta_1=config.adam_beta_1)
+        self.generator_optimizer = keras.optimizers.Adam(TUTORIAL_LEARNING_RATE)
+        self.discriminator_optimizer = keras.optimizers.Adam(TUTORIAL_LEARNING_RATE)
         self.train_step = tf.function(self._train_step)
 
     def _train_step(self, images):
