@@ -8,7 +8,7 @@ from modules.images import ImageSpec
 from modules.snapshot_selection import CheapFid
 from modules.trainer import train
 from modules.training_config import TrainerConfig
-from tests.training_worker import TINY, pixel_batches_of
+from tests.training_worker import TINY, stream_of
 
 
 def two_class_images(count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -27,7 +27,7 @@ def test_the_exported_generator_is_the_best_scored_snapshot(tmp_path):
     cheap_fid = CheapFid.from_training_images(images, labels, ImageSpec(8, 1), 100,
                                               config.latent_dim, seed=0)
 
-    result = train(config, pixel_batches_of(images, 16), 100, str(tmp_path / "run"),
+    result = train(config, stream_of(images), 100, str(tmp_path / "run"),
                    str(tmp_path / "checkpoints"), cheap_fid)
 
     best = result.best
@@ -40,6 +40,6 @@ def test_the_exported_generator_is_the_best_scored_snapshot(tmp_path):
 def test_without_selection_the_inference_generator_is_exported(tmp_path):
     images, _ = two_class_images(64)
     config = TrainerConfig(**TINY)
-    result = train(config, pixel_batches_of(images, 16), 10, str(tmp_path / "run"),
+    result = train(config, stream_of(images), 10, str(tmp_path / "run"),
                    str(tmp_path / "checkpoints"))
     assert result.best is None and result.export_generator is result.gan.ema_generator
