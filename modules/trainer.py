@@ -17,7 +17,7 @@ from absl import logging
 from modules import data
 from modules.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint, all_finite,
                                    checkpoint_directory)
-from modules.distribution import distribution_strategy
+from modules.distribution import distribution_strategy, worker_directory
 from modules.domain_classifier import ClassifierConfig
 from modules.export import export_generator
 from modules.gan import GAN
@@ -182,49 +182,54 @@ def train(config: TrainerConfig, images: data.ImageStream, train_steps: int, run
     `config.fid_every_steps`), keeps the best-scoring snapshot for export."""
     if train_steps < 1:
         raise ValueError(f"train_steps must be at least 1, got {train_steps}")
-    tf.io.gfile.makedirs(run_dir)
-    with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILE), "w") as out:
-        json.dump(dataclasses.asdict(config), out, indent=2)
-    gan = build_gan(config, distribution_strategy())
-    best = BestSnapshot(gan.inference_generator) if cheap_fid and config.fid_every_steps \
-        else None
-    stream = data.StreamState()
-    checkpoint = TrainingCheckpoint(
-        gan, checkpoint_dir, extra={"stream": stream, **({"best_snapshot": best} if best
-                                                          else {})})
-    start_step = checkpoint.restore_latest()
-    if not stream.records_per_epoch:
-        stream.records_per_epoch.assign(images.count_records())
+    strategy = distribution_strategy()
+    gan = build_gan(config, strategy)
+    with worker_directory(run_dir, strategy) as run_dir, \
+            worker_directory(checkpoint_dir, strategy) as checkpoint_write_dir:
+        tf.io.gfile.makedirs(run_dir)
+        with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILE), "w") as out:
+            json.dump(dataclasses.asdict(config), out, indent=2)
+        best = BestSnapshot(gan.inference_generator) if cheap_fid and config.fid_every_steps \
+            else None
+        stream = data.StreamState()
+        checkpoint = TrainingCheckpoint(
+            gan, checkpoint_dir, extra={"stream": stream, **({"best_snapshot": best} if best
+                                                              else {})},
+            write_directory=checkpoint_write_dir)
+        start_step = checkpoint.restore_latest()
         if not stream.records_per_epoch:
-            raise ValueError("there are no training images")
-    if checkpoint.saved_step is None:
-        checkpoint.save()  # step 0: something to roll back to
-    logging.info("Training from step %d of %d (checkpoints in %s)", start_step, train_steps,
-                 checkpoint_dir)
-    guard = CheckpointAndGuard(checkpoint, config.checkpoint_every_steps)
-    monitor = TrainingMonitor(config, train_steps, run_dir)
-    # The selector runs before the guard, so the end-of-training checkpoint holds its verdict.
-    callbacks = [monitor] + ([SnapshotSelector(cheap_fid, best, config.fid_every_steps,
-                                               monitor.writer)] if best else []) + [guard]
-    while gan.step < train_steps:
-        dataset = images.batches(
-            data.stream_seed(config.seed, int(stream.rollbacks.numpy())),
-            int(gan.images_seen.numpy()), int(stream.records_per_epoch.numpy()),
-            config.batch_size * config.discriminator_steps)
-        gan.fit(dataset, epochs=1, steps_per_epoch=train_steps - gan.step,
-                callbacks=callbacks, verbose=0)
-        if guard.divergence is None:
-            continue
-        rollbacks = int(stream.rollbacks.numpy())
-        if config.on_non_finite == "stop" or rollbacks >= config.max_rollbacks:
-            raise NonFiniteTrainingError(
-                f"{guard.divergence} (after {rollbacks} rollbacks); nothing is exported. "
-                "Lower the learning rates, or try spectral_normalization, r1_weight or "
-                "another loss")
-        step = checkpoint.restore_latest()  # restores the rollback count too
-        stream.rollbacks.assign(rollbacks + 1)
-        logging.warning("%s; rolling back to step %d (rollback %d of %d)", guard.divergence,
-                        step, rollbacks + 1, config.max_rollbacks)
+            stream.records_per_epoch.assign(images.count_records())
+            if not stream.records_per_epoch:
+                raise ValueError("there are no training images")
+        if checkpoint.saved_step is None:
+            checkpoint.save()  # step 0: something to roll back to
+        logging.info("Training from step %d of %d (checkpoints in %s)", start_step, train_steps,
+                     checkpoint_dir)
+        guard = CheckpointAndGuard(checkpoint, config.checkpoint_every_steps)
+        monitor = TrainingMonitor(config, train_steps, run_dir)
+        # The selector runs before the guard, so the end-of-training checkpoint holds its
+        # verdict.
+        callbacks = [monitor] + ([SnapshotSelector(cheap_fid, best, config.fid_every_steps,
+                                                   monitor.writer)] if best else []) + [guard]
+        while gan.step < train_steps:
+            dataset = images.batches(
+                data.stream_seed(config.seed, int(stream.rollbacks.numpy())),
+                int(gan.images_seen.numpy()), int(stream.records_per_epoch.numpy()),
+                config.batch_size * config.discriminator_steps)
+            gan.fit(dataset, epochs=1, steps_per_epoch=train_steps - gan.step,
+                    callbacks=callbacks, verbose=0)
+            if guard.divergence is None:
+                continue
+            rollbacks = int(stream.rollbacks.numpy())
+            if config.on_non_finite == "stop" or rollbacks >= config.max_rollbacks:
+                raise NonFiniteTrainingError(
+                    f"{guard.divergence} (after {rollbacks} rollbacks); nothing is exported. "
+                    "Lower the learning rates, or try spectral_normalization, r1_weight or "
+                    "another loss")
+            step = checkpoint.restore_latest()  # restores the rollback count too
+            stream.rollbacks.assign(rollbacks + 1)
+            logging.warning("%s; rolling back to step %d (rollback %d of %d)", guard.divergence,
+                            step, rollbacks + 1, config.max_rollbacks)
     if best and best.exists:
         logging.info("Exporting the best snapshot: cheap FID %.4f at step %d",
                      float(best.fid.numpy()), int(best.step.numpy()))
@@ -259,11 +264,13 @@ def run_fn(fn_args) -> None:
                    checkpoint_directory(checkpoint_root, custom_config, fn_args.train_steps,
                                         fingerprint),
                    cheap_fid_from(config, fn_args.train_files, tf_transform_output))
-    export_generator(result.export_generator, fn_args.serving_model_dir, {
-        "latent_dim": config.latent_dim,
-        "image_size": config.image_size,
-        "channels": config.channels,
-        "training_data_fingerprint": fingerprint,
-        "fid": None,  # filled in by the pusher, from the evaluation that blessed the model
-    })
+    with worker_directory(fn_args.serving_model_dir,
+                          result.gan.distribute_strategy) as serving_model_dir:
+        export_generator(result.export_generator, serving_model_dir, {
+            "latent_dim": config.latent_dim,
+            "image_size": config.image_size,
+            "channels": config.channels,
+            "training_data_fingerprint": fingerprint,
+            "fid": None,  # filled in by the pusher, from the evaluation that blessed the model
+        })
     logging.info("Exported the generator to %s", fn_args.serving_model_dir)
