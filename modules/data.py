@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
@@ -12,6 +12,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from modules import features
+from modules.images import to_uint8
 
 # Files read at once. Fixed (not AUTOTUNE, which follows the machine's cores), so the
 # record order is the same on every machine a run resumes on.
@@ -131,20 +132,21 @@ class StreamState(tf.Module):
         self.rollbacks = tf.Variable(0, dtype=tf.int64, trainable=False)
 
 
-def load_split(file_patterns: Sequence[str], tf_transform_output: tft.TFTransformOutput,
-               limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """All (or the first `limit`) pixels and label ids of a split, in file order."""
-    pixels, labels = [], []
-    count = 0
-    for batch in transformed_dataset(file_patterns, tf_transform_output, batch_size=512):
-        pixels.append(batch[features.PIXELS].numpy())
-        labels.append(batch[features.LABEL_ID].numpy())
-        count += len(pixels[-1])
-        if limit is not None and count >= limit:
-            break
-    if not pixels:
+def uint8_batches(file_patterns: Sequence[str], tf_transform_output: tft.TFTransformOutput,
+                  batch_size: int = 512) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """A split's pixels as the uint8 values the ingested PNGs held, and its label ids, in
+    batches in file order."""
+    for batch in transformed_dataset(file_patterns, tf_transform_output, batch_size):
+        yield to_uint8(batch[features.PIXELS].numpy()), batch[features.LABEL_ID].numpy()
+
+
+def load_split(file_patterns: Sequence[str], tf_transform_output: tft.TFTransformOutput
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """All uint8 pixels and label ids of a split, in file order."""
+    batches = list(uint8_batches(file_patterns, tf_transform_output))
+    if not batches:
         raise ValueError(f"no transformed examples found in {list(file_patterns)}")
-    return np.concatenate(pixels)[:limit], np.concatenate(labels)[:limit]
+    return tuple(np.concatenate(arrays) for arrays in zip(*batches))
 
 
 def split_file_patterns(examples_uri: str, split: str) -> list[str]:

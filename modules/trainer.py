@@ -18,15 +18,17 @@ from modules import data
 from modules.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint, all_finite,
                                    checkpoint_directory)
 from modules.distribution import distribution_strategy, worker_directory
-from modules.domain_classifier import ClassifierConfig
+from modules.domain_classifier import TrainingImages
 from modules.export import export_generator
+from modules.fid_cache import FidCache
 from modules.gan import GAN
 from modules.images import save_sample_grid
 from modules.keras import keras
 from modules.losses import get_loss
 from modules.networks import build_discriminator, build_generator
 from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
-from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
+from modules.training_config import (CHECKPOINT_ROOT_KEY, FID_CACHE_KEY, LOCATION_KEYS,
+                                     TrainerConfig)
 
 SAMPLE_GRID_FILE = "sample_grid.png"
 SAMPLES_DIR = "samples"
@@ -236,15 +238,15 @@ def train(config: TrainerConfig, images: data.ImageStream, train_steps: int, run
     return TrainingResult(gan, start_step, int(stream.rollbacks.numpy()), best)
 
 
-def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output) -> CheapFid | None:
+def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output,
+                   cache: FidCache | None) -> CheapFid | None:
     """The snapshot scorer, when configured and the training images carry labels."""
     if not config.fid_every_steps:
         return None
-    pixels, labels = data.load_split(train_files, tf_transform_output,
-                                     limit=ClassifierConfig().max_train_images)
     try:
-        return CheapFid.from_training_images(pixels, labels, config.image_spec,
-                                             config.fid_samples, config.latent_dim, config.seed)
+        return CheapFid.from_training_images(
+            TrainingImages.select(data.uint8_batches(train_files, tf_transform_output)),
+            config.fid_samples, config.latent_dim, config.seed, cache)
     except ValueError as error:  # e.g. unlabeled images: no classifier to extract features
         logging.warning("Best-snapshot selection is off: %s", error)
         return None
@@ -256,14 +258,16 @@ def run_fn(fn_args) -> None:
     logging.info("Trainer config: %s", config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     fingerprint = data.fingerprint(fn_args.train_files)
-    custom_config = dict(fn_args.custom_config or {})
-    checkpoint_root = custom_config.pop(CHECKPOINT_ROOT_KEY, None) or os.path.join(
-        fn_args.model_run_dir, CHECKPOINTS_DIR)
+    settings = dict(fn_args.custom_config or {})
+    locations = {key: settings.pop(key, None) for key in LOCATION_KEYS}
+    checkpoint_root = locations[CHECKPOINT_ROOT_KEY] or os.path.join(fn_args.model_run_dir,
+                                                                     CHECKPOINTS_DIR)
+    cache = FidCache(locations[FID_CACHE_KEY]) if locations[FID_CACHE_KEY] else None
     result = train(config, data.transformed_images(fn_args.train_files, tf_transform_output),
                    fn_args.train_steps, fn_args.model_run_dir,
-                   checkpoint_directory(checkpoint_root, custom_config, fn_args.train_steps,
+                   checkpoint_directory(checkpoint_root, settings, fn_args.train_steps,
                                         fingerprint),
-                   cheap_fid_from(config, fn_args.train_files, tf_transform_output))
+                   cheap_fid_from(config, fn_args.train_files, tf_transform_output, cache))
     with worker_directory(fn_args.serving_model_dir,
                           result.gan.distribute_strategy) as serving_model_dir:
         export_generator(result.export_generator, serving_model_dir, {

@@ -4,7 +4,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from modules.images import ImageSpec
+from modules.domain_classifier import TrainingImages
+from modules.images import to_uint8
 from modules.snapshot_selection import CheapFid
 from modules.trainer import train
 from modules.training_config import TrainerConfig
@@ -24,8 +25,8 @@ def two_class_images(count: int) -> tuple[np.ndarray, np.ndarray]:
 def test_the_exported_generator_is_the_best_scored_snapshot(tmp_path):
     images, labels = two_class_images(400)
     config = TrainerConfig(**{**TINY, "fid_every_steps": 20, "fid_samples": 100})
-    cheap_fid = CheapFid.from_training_images(images, labels, ImageSpec(8, 1), 100,
-                                              config.latent_dim, seed=0)
+    cheap_fid = CheapFid.from_training_images(TrainingImages.select([(to_uint8(images), labels)]),
+                                              100, config.latent_dim, seed=0, cache=None)
 
     result = train(config, stream_of(images), 100, str(tmp_path / "run"),
                    str(tmp_path / "checkpoints"), cheap_fid)
