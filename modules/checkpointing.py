@@ -2,7 +2,9 @@
 
 A checkpoint holds both networks, the EMA generator, both optimizers' state
 (moments and step counter), the images seen and the noise generator's state, so
-the re-run draws the same noise it would have drawn. The directory is derived
+the re-run draws the same noise it would have drawn; the Trainer adds the data
+stream's state (`modules.data.StreamState`), so with the images seen it reads
+the same batches too. The directory is derived
 from the training settings and the data, not from the TFX execution (every
 execution gets a new `model_run_dir`), so a re-run of the same training finds it.
 """
