@@ -39,7 +39,9 @@ def _shuffled_in_blocks(records: tf.data.Dataset, seed: tf.Tensor) -> tf.data.Da
     def permuted(index, block):
         order = tf.random.experimental.stateless_shuffle(
             tf.range(tf.shape(block)[0]), seed=tf.random.experimental.stateless_fold_in(seed, index))
-        return tf.data.Dataset.from_tensor_slices(order).map(lambda i: tf.gather(block, i))
+        # Gathered a slice of indices at a time: fast, and without a second copy of the block.
+        return (tf.data.Dataset.from_tensor_slices(order).batch(256)
+                .map(lambda indices: tf.gather(block, indices)).unbatch())
     return records.batch(SHUFFLE_BLOCK).enumerate().flat_map(permuted)
 
 
