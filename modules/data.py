@@ -37,8 +37,9 @@ def _shuffled_in_blocks(records: tf.data.Dataset, seed: tf.Tensor) -> tf.data.Da
     `seed`: unlike `Dataset.shuffle`, whose seed TensorFlow cannot take as a tensor inside a
     dataset function when the global seed is 0."""
     def permuted(index, block):
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(tf.shape(block)[0]), seed=tf.random.experimental.stateless_fold_in(seed, index))
+        block_seed = tf.random.experimental.stateless_fold_in(seed, index)
+        order = tf.random.experimental.stateless_shuffle(tf.range(tf.shape(block)[0]),
+                                                         seed=block_seed)
         # Gathered a slice of indices at a time: fast, and without a second copy of the block.
         return (tf.data.Dataset.from_tensor_slices(order).batch(256)
                 .map(lambda indices: tf.gather(block, indices)).unbatch())

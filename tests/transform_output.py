@@ -47,9 +47,11 @@ def write_transform_output(root: str, count: int) -> tuple[str, str]:
             transformed, metadata = (
                 ((pipeline | f"Create{split}" >> beam.Create(rows), raw_metadata), transform_fn)
                 | f"Transform{split}" >> tft_beam.TransformDataset())
+            coder = tft.coders.ExampleProtoCoder(metadata.schema)
             _ = (transformed
-                 | f"Encode{split}" >> beam.Map(tft.coders.ExampleProtoCoder(metadata.schema).encode)
+                 | f"Encode{split}" >> beam.Map(coder.encode)
                  | f"Write{split}" >> beam.io.WriteToTFRecord(
                      os.path.join(examples_uri, f"Split-{split}", "transformed_examples"),
+                     # Two training files: the Trainer's stream varies their order.
                      file_name_suffix=".gz", num_shards=2 if split == "train" else 1))
     return examples_uri, graph_uri
