@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from modules.checkpointing import NonFiniteTrainingError, checkpoint_directory
 from modules.data import ImageStream, stream_seed
@@ -25,7 +26,7 @@ PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def worker(tmp_path, name: str, checkpoints: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.training_worker", str(tmp_path / "run"),
+        [sys.executable, "-m", "tests.training_worker", str(tmp_path / f"run_{name}"),
          str(tmp_path / checkpoints), str(TOTAL_STEPS), str(tmp_path / f"{name}.npz")],
         cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
@@ -104,8 +105,6 @@ def test_a_diverged_run_stops_with_a_clear_error_and_checkpoints_nothing_non_fin
 
 
 def test_rollback_reads_another_stream_and_the_count_survives_a_resume(tmp_path):
-    import tensorflow as tf
-
     config = dataclasses.replace(CONFIG, on_non_finite="rollback", max_rollbacks=2)
     with pytest.raises(NonFiniteTrainingError, match="after 2 rollbacks"):
         train(config, stream_of(np.full_like(IMAGES, np.nan)), 50, str(tmp_path / "run"),

@@ -30,7 +30,7 @@ def stream_of(images: np.ndarray):
 
 
 def training_state(gan) -> list[np.ndarray]:
-    """Every number a continued run depends on, in a fixed order."""
+    """The weights and optimizer state two runs are compared by, in a fixed order."""
     variables = (gan.generator.weights + gan.discriminator.weights
                  + gan.ema_generator.weights + gan.generator_optimizer.variables()
                  + gan.discriminator_optimizer.variables())
