@@ -6,7 +6,8 @@ quantized identically before they get here) and returns float64 features
 other code), so cached real statistics are keyed by it.
 
 - `domain_classifier`: a small classifier trained with a fixed seed on the
-  training split (no downloads; needs labeled data).
+  training split (no downloads; needs labeled data); the same one the Trainer's
+  best-snapshot selection uses, shared through the FID cache.
 - `inception`: Inception-v3 with the standard FID weights, the 2015-12-05 graph
   that TTUR, pytorch-fid and TF-GAN use, read from a path or URL the user gives
   (`classify_image_graph_def.pb`, or the `inception-2015-12-05.tgz` that holds
@@ -22,7 +23,6 @@ other code), so cached real statistics are keyed by it.
 from __future__ import annotations
 
 import abc
-import hashlib
 import io
 import os
 import tarfile
@@ -32,10 +32,9 @@ import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
 import tensorflow as tf
 
-from modules import domain_classifier
-from modules.domain_classifier import (ClassifierConfig, DomainClassifier, build_classifier,
-                                       train_domain_classifier)
-from modules.images import ImageSpec, from_uint8
+from modules.domain_classifier import DomainClassifier, TrainingImages, cached_domain_classifier
+from modules.fid_cache import FidCache, sha256_hex
+from modules.images import from_uint8
 from modules.metrics import FID_EXTRACTORS
 
 EXTRACTORS = FID_EXTRACTORS
@@ -47,22 +46,6 @@ INCEPTION_FEATURES = "pool_3:0"
 
 class ExtractorError(ValueError):
     """The configured extractor cannot be used; the message names the setting."""
-
-
-def sha256_hex(*parts: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part)
-    return digest.hexdigest()
-
-
-def pixels_fingerprint(pixels: np.ndarray, labels: np.ndarray | None = None) -> str:
-    """Identifies a set of images (and labels) independently of its order."""
-    per_image = sorted(
-        sha256_hex(np.ascontiguousarray(image).tobytes(),
-                   b"" if labels is None else str(int(labels[i])).encode())
-        for i, image in enumerate(pixels))
-    return sha256_hex(str(pixels.shape[1:]).encode(), "".join(per_image).encode())
 
 
 class FeatureExtractor(abc.ABC):
@@ -186,31 +169,16 @@ def _read_inception_graph(source: str) -> bytes:
 
 
 def domain_classifier_extractor(train_pixels: np.ndarray, train_labels: np.ndarray,
-                                seed: int, cache) -> DomainClassifierExtractor:
-    """Trains the classifier once per training set and seed; later runs load it from cache."""
-    spec = ImageSpec(train_pixels.shape[1], train_pixels.shape[3])
-    config = ClassifierConfig(seed=seed)
-    with open(domain_classifier.__file__, "rb") as source:
-        code = source.read()
-    key = sha256_hex(pixels_fingerprint(train_pixels, train_labels).encode(),
-                     repr(config).encode(), code)[:24]
-    identity = f"domain_classifier:{key}"
-    stored = cache.load(f"classifier-{key}") if cache else None
-    if stored is not None:
-        model = build_classifier(spec, int(stored["num_classes"]), config)
-        model.set_weights([stored[f"w{i}"] for i in range(len(model.weights))])
-        classifier = DomainClassifier.from_model(model, float(stored["holdout_accuracy"]))
-    else:
-        classifier = train_domain_classifier(from_uint8(train_pixels), train_labels, spec, config)
-        if cache:
-            cache.save(f"classifier-{key}", num_classes=classifier.model.output_shape[-1],
-                       holdout_accuracy=classifier.holdout_accuracy,
-                       **{f"w{i}": w for i, w in enumerate(classifier.model.get_weights())})
+                                seed: int, cache: FidCache | None) -> DomainClassifierExtractor:
+    """The classifier the Trainer's best-snapshot selection used (same images, seed and
+    code, so the same cache entry): loaded from `cache`, else trained and stored."""
+    classifier, identity = cached_domain_classifier(
+        TrainingImages.select([(train_pixels, train_labels)]), seed, cache)
     return DomainClassifierExtractor(classifier, identity)
 
 
 def build_extractor(name: str, path: str, train_pixels: np.ndarray, train_labels: np.ndarray,
-                    seed: int, cache) -> FeatureExtractor:
+                    seed: int, cache: FidCache | None) -> FeatureExtractor:
     if name == "domain_classifier":
         return domain_classifier_extractor(train_pixels, train_labels, seed, cache)
     if name == "inception":

@@ -23,11 +23,10 @@ import tensorflow_transform as tft
 from absl import logging
 
 from components import evaluation_report, push
-from components.evaluation_cache import EvaluationCache
-from components.extractors import (EXTRACTORS, FeatureExtractor, build_extractor,
-                                   pixels_fingerprint, sha256_hex)
+from components.extractors import EXTRACTORS, FeatureExtractor, build_extractor
 from modules import data, metrics
 from modules.export import IMAGES_OUTPUT, NOISE_INPUT, SERVING_SIGNATURE
+from modules.fid_cache import FidCache, pixels_fingerprint, sha256_hex
 from modules.images import to_uint8, viewable_grid, write_png
 
 METRICS_FILE = "metrics.json"
@@ -110,11 +109,11 @@ def generate(serving_model_dir: str, count: int, seed: int, batch_size: int = 25
     return to_uint8(unit_interval * 2.0 - 1.0)
 
 
-def cached_features(extractor: FeatureExtractor, pixels: np.ndarray,
-                    cache: EvaluationCache | None) -> np.ndarray:
-    """Features of real images, computed once per (extractor, image set)."""
-    key = "features-" + sha256_hex(extractor.identity.encode(),
-                                   pixels_fingerprint(pixels).encode())[:24]
+def cached_features(extractor: FeatureExtractor, pixels: np.ndarray, fingerprint: str,
+                    cache: FidCache | None) -> np.ndarray:
+    """Features of real images, computed once per (extractor, image set); `fingerprint`:
+    the images' `fid_cache.pixels_fingerprint`."""
+    key = "features-" + sha256_hex(extractor.identity.encode(), fingerprint.encode())[:24]
     stored = cache.load(key) if cache else None
     if stored is not None:
         logging.info("Real features from cache: %s", key)
@@ -183,21 +182,23 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
         data.split_file_patterns(transformed_examples_uri, "train"), tf_transform_output)
     real, _ = data.load_split(
         data.split_file_patterns(transformed_examples_uri, "eval"), tf_transform_output)
-    train, real = to_uint8(train), to_uint8(real)
-    cache = EvaluationCache(config.cache_dir) if config.cache_dir else None
+    real_fingerprint = pixels_fingerprint(real)
+    cache = FidCache(config.cache_dir) if config.cache_dir else None
     extractor = build_extractor(config.extractor, config.extractor_path, train, train_labels,
                                 config.seed, cache)
     generated = generate(serving_model_dir, config.num_samples, config.seed)
 
-    real_features = cached_features(extractor, real, cache)
+    real_features = cached_features(extractor, real, real_fingerprint, cache)
     floor_sample = np.random.default_rng(config.seed).permutation(len(train))[:config.num_samples]
-    floor_features = cached_features(extractor, train[floor_sample], cache)
+    floor_images = train[floor_sample]
+    floor_features = cached_features(extractor, floor_images, pixels_fingerprint(floor_images),
+                                     cache)
     scores = score(real_features, extractor.features(generated), config)
     floor, _ = fid_or_refusal(real_features, floor_features)
     if scores.fid_refusal:
         logging.warning("Not reporting FID: %s (KID is still reported)", scores.fid_refusal)
 
-    comparison = {"extractor": extractor.identity, "real_images": pixels_fingerprint(real),
+    comparison = {"extractor": extractor.identity, "real_images": real_fingerprint,
                   "num_samples": config.num_samples, "seed": config.seed}
     baseline = served_baseline(config, comparison, extractor, real_features)
     decision = decide(scores.fid, config.fid_threshold, baseline, config.baseline_tolerance)

@@ -2,7 +2,9 @@
 
 A checkpoint holds both networks, the EMA generator, both optimizers' state
 (moments and step counter), the images seen and the noise generator's state, so
-the re-run draws the same noise it would have drawn. The directory is derived
+the re-run draws the same noise it would have drawn; the Trainer adds the data
+stream's state (`modules.data.StreamState`), so with the images seen it reads
+the same batches too. The directory is derived
 from the training settings and the data, not from the TFX execution (every
 execution gets a new `model_run_dir`), so a re-run of the same training finds it.
 """
@@ -37,12 +39,16 @@ def all_finite(variables) -> bool:
 
 class TrainingCheckpoint:
     def __init__(self, gan: GAN, directory: str, keep: int = KEEP_CHECKPOINTS,
-                 extra: Mapping[str, tf.Module] | None = None):
-        """`extra`: more state to save and restore with the GAN (e.g. the best snapshot)."""
+                 extra: Mapping[str, tf.Module] | None = None,
+                 write_directory: str | None = None):
+        """`extra`: more state to save and restore with the GAN (e.g. the best snapshot).
+        `write_directory`: where saves go when not `directory` (a worker other than the
+        chief; see `modules.distribution.worker_directory`)."""
         # Optimizer slots are created lazily; build them so a restore fills them in place.
         gan.generator_optimizer.build(gan.generator.trainable_variables)
         gan.discriminator_optimizer.build(gan.discriminator.trainable_variables)
         self.gan = gan
+        self.directory = directory
         state = dict(generator=gan.generator, discriminator=gan.discriminator,
                      generator_optimizer=gan.generator_optimizer,
                      discriminator_optimizer=gan.discriminator_optimizer,
@@ -52,20 +58,18 @@ class TrainingCheckpoint:
         state.update(extra or {})
         self.checkpoint = tf.train.Checkpoint(**state)
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, directory, max_to_keep=keep,
+            self.checkpoint, write_directory or directory, max_to_keep=keep,
             step_counter=gan.generator_optimizer.iterations)
         self.saved_step: int | None = None
 
-    @property
-    def directory(self) -> str:
-        return self.manager.directory
-
     def restore_latest(self) -> int:
-        """Restores the newest checkpoint if there is one; returns the step it holds (or 0)."""
-        if self.manager.latest_checkpoint:
-            self.checkpoint.restore(self.manager.latest_checkpoint).assert_existing_objects_matched()
-            logging.info("Restored %s", self.manager.latest_checkpoint)
-        self.saved_step = self.gan.step if self.manager.latest_checkpoint else None
+        """Restores the newest checkpoint if there is one (this worker's own saves first,
+        then the chief's); returns the step it holds (or 0)."""
+        latest = self.manager.latest_checkpoint or tf.train.latest_checkpoint(self.directory)
+        if latest:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+            logging.info("Restored %s", latest)
+        self.saved_step = self.gan.step if latest else None
         return self.gan.step
 
     def save(self) -> None:

@@ -5,15 +5,22 @@ library; this extractor needs nothing but the data. Its features are a tanh
 layer: bounded, and full rank on the data (ReLU features left dead units and a
 rank-deficient covariance). Numbers are comparable only between runs that use
 the same extractor, which training deterministically from a seed gives.
+
+The Trainer (for best-snapshot selection) and the FidEvaluator need the same
+classifier: both select its training images with `TrainingImages.select` and get
+it from `cached_domain_classifier`, so whichever runs first trains it and the
+other loads it from the shared cache.
 """
 from __future__ import annotations
 
 import dataclasses
+from typing import Iterable
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
 
-from modules.images import ImageSpec
+from modules.fid_cache import FidCache, digests_fingerprint, image_digests, sha256_hex
+from modules.images import ImageSpec, from_uint8
 from modules.keras import keras
 
 FEATURES_LAYER = "features"
@@ -65,16 +72,14 @@ def build_classifier(spec: ImageSpec, num_classes: int, config: ClassifierConfig
 
 def train_domain_classifier(pixels: np.ndarray, label_ids: np.ndarray, spec: ImageSpec,
                             config: ClassifierConfig = ClassifierConfig()) -> DomainClassifier:
-    """Fits the classifier on labeled training images; keeps 10% aside to report accuracy."""
+    """Fits the classifier on the labeled images given; keeps 10% aside to report accuracy."""
     labeled = label_ids >= 0
     if labeled.sum() < 2 or len(np.unique(label_ids[labeled])) < 2:
         raise ValueError(
             "the domain_classifier FID extractor needs labeled images of at least two classes "
             "(put each class in its own subfolder of the data folder)")
-    pixels, label_ids = pixels[labeled], label_ids[labeled]
-    rng = np.random.default_rng(config.seed)
-    order = rng.permutation(len(pixels))[:config.max_train_images]
-    pixels, label_ids = pixels[order], label_ids[order]
+    order = np.random.default_rng(config.seed).permutation(int(labeled.sum()))
+    pixels, label_ids = pixels[labeled][order], label_ids[labeled][order]
     holdout = max(1, len(pixels) // 10)
     keras.utils.set_random_seed(config.seed)
     model = build_classifier(spec, int(label_ids.max()) + 1, config)
@@ -84,3 +89,67 @@ def train_domain_classifier(pixels: np.ndarray, label_ids: np.ndarray, spec: Ima
               batch_size=config.batch_size, shuffle=True, verbose=0)
     _, accuracy = model.evaluate(pixels[:holdout], label_ids[:holdout], verbose=0)
     return DomainClassifier.from_model(model, float(accuracy))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingImages:
+    """The classifier's training images: of the labeled images, the `limit` with the smallest
+    content digests, in digest order. A function of the set of images alone, so the Trainer
+    (streaming its split) and the evaluator (holding it in memory) select the same images,
+    in the same order, whatever order they read them in, with a bounded memory."""
+
+    pixels: np.ndarray   # uint8 [N, H, W, C], as the ingested PNGs held them
+    labels: np.ndarray   # label ids [N]
+    digests: np.ndarray  # `fid_cache.image_digests`, ascending
+
+    @classmethod
+    def select(cls, batches: Iterable[tuple[np.ndarray, np.ndarray]],
+               limit: int = ClassifierConfig.max_train_images) -> "TrainingImages":
+        """From (uint8 pixels, label ids) batches, e.g. `modules.data.uint8_batches`; holds
+        at most about twice `limit` images at a time."""
+        def smallest(pool):
+            pixels, labels, digests = (np.concatenate(arrays) for arrays in zip(*pool))
+            kept = np.argsort(digests, kind="stable")[:limit]
+            return pixels[kept], labels[kept], digests[kept]
+
+        pool = []
+        for pixels, labels in batches:
+            labeled = labels >= 0
+            pool.append((pixels[labeled], labels[labeled],
+                         image_digests(pixels[labeled], labels[labeled])))
+            if sum(len(digests) for _, _, digests in pool) >= 2 * limit:
+                pool = [smallest(pool)]
+        if not pool:
+            raise ValueError("no training images to train the domain classifier on")
+        return cls(*smallest(pool))
+
+    @property
+    def spec(self) -> ImageSpec:
+        return ImageSpec(self.pixels.shape[1], self.pixels.shape[3])
+
+    @property
+    def fingerprint(self) -> str:
+        return digests_fingerprint(self.pixels.shape[1:], self.digests)
+
+
+def cached_domain_classifier(images: TrainingImages, seed: int, cache: FidCache | None
+                             ) -> tuple[DomainClassifier, str]:
+    """The classifier trained on `images` with `seed`, and its identity: loaded from `cache`
+    when an entry for the same images, settings and code exists, else trained (and stored)."""
+    config = ClassifierConfig(seed=seed)
+    with open(__file__, "rb") as source:
+        code = source.read()
+    key = sha256_hex(images.fingerprint.encode(), repr(config).encode(), code)[:24]
+    stored = cache.load(f"classifier-{key}") if cache else None
+    if stored is not None:
+        model = build_classifier(images.spec, int(stored["num_classes"]), config)
+        model.set_weights([stored[f"w{i}"] for i in range(len(model.weights))])
+        classifier = DomainClassifier.from_model(model, float(stored["holdout_accuracy"]))
+    else:
+        classifier = train_domain_classifier(from_uint8(images.pixels), images.labels,
+                                             images.spec, config)
+        if cache:
+            cache.save(f"classifier-{key}", num_classes=classifier.model.output_shape[-1],
+                       holdout_accuracy=classifier.holdout_accuracy,
+                       **{f"w{i}": w for i, w in enumerate(classifier.model.get_weights())})
+    return classifier, f"domain_classifier:{key}"

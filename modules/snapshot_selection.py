@@ -3,8 +3,9 @@
 DCGAN quality often peaks and then degrades, so the last weights are not
 necessarily the best. Every N steps the generator that would be exported (the
 EMA one when on) is scored with FID in the domain classifier's feature space
-against training images (not the eval split, which stays untouched for the
-FidEvaluator's verdict); a better score copies its weights into the snapshot.
+(the FidEvaluator's classifier, shared through the FID cache) against training
+images (not the eval split, which stays untouched for the FidEvaluator's
+verdict); a better score copies its weights into the snapshot.
 The snapshot and its score are checkpointed, so a resume keeps them.
 """
 from __future__ import annotations
@@ -17,8 +18,9 @@ import tensorflow as tf
 from absl import logging
 
 from modules import metrics
-from modules.domain_classifier import ClassifierConfig, DomainClassifier, train_domain_classifier
-from modules.images import ImageSpec, from_uint8, to_uint8
+from modules.domain_classifier import DomainClassifier, TrainingImages, cached_domain_classifier
+from modules.fid_cache import FidCache
+from modules.images import from_uint8, to_uint8
 from modules.keras import keras
 
 
@@ -57,13 +59,15 @@ class CheapFid:
             (num_samples, latent_dim)).astype(np.float32)
 
     @classmethod
-    def from_training_images(cls, pixels: np.ndarray, labels: np.ndarray, spec: ImageSpec,
-                             num_samples: int, latent_dim: int, seed: int) -> "CheapFid":
-        classifier = train_domain_classifier(pixels, labels, spec, ClassifierConfig(seed=seed))
-        logging.info("Snapshot-selection classifier: holdout accuracy %.3f",
+    def from_training_images(cls, images: TrainingImages, num_samples: int, latent_dim: int,
+                             seed: int, cache: FidCache | None) -> "CheapFid":
+        """Scores against `num_samples` of `images`, with the classifier the FidEvaluator
+        uses too (trained here, or loaded from `cache`)."""
+        classifier, identity = cached_domain_classifier(images, seed, cache)
+        logging.info("Snapshot-selection classifier %s: holdout accuracy %.3f", identity,
                      classifier.holdout_accuracy)
-        real = np.random.default_rng(seed).permutation(len(pixels))[:num_samples]
-        return cls(classifier, pixels[real], num_samples, latent_dim, seed)
+        real = np.random.default_rng(seed).permutation(len(images.pixels))[:num_samples]
+        return cls(classifier, from_uint8(images.pixels[real]), num_samples, latent_dim, seed)
 
     def __call__(self, generator: keras.Model) -> float:
         images = generator.predict(self.noise, batch_size=512, verbose=0)

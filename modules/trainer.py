@@ -6,7 +6,7 @@ import json
 import math
 import os
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
@@ -14,27 +14,26 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 
-from modules import data, features
+from modules import data
 from modules.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint, all_finite,
                                    checkpoint_directory)
-from modules.distribution import distribution_strategy
-from modules.domain_classifier import ClassifierConfig
+from modules.distribution import distribution_strategy, worker_directory
+from modules.domain_classifier import TrainingImages
 from modules.export import export_generator
+from modules.fid_cache import FidCache
 from modules.gan import GAN
 from modules.images import save_sample_grid
 from modules.keras import keras
 from modules.losses import get_loss
 from modules.networks import build_discriminator, build_generator
 from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
-from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
+from modules.training_config import (CHECKPOINT_ROOT_KEY, FID_CACHE_KEY, LOCATION_KEYS,
+                                     TrainerConfig)
 
 SAMPLE_GRID_FILE = "sample_grid.png"
 SAMPLES_DIR = "samples"
 CONFIG_FILE = "trainer_config.json"
 CHECKPOINTS_DIR = "checkpoints"
-
-# Real-image batches for a given shuffle seed (each holds discriminator_steps batches).
-PixelBatches = Callable[[int], tf.data.Dataset]
 
 
 def build_gan(config: TrainerConfig,
@@ -178,65 +177,76 @@ class TrainingResult:
             else self.gan.inference_generator
 
 
-def data_shuffle_seed(seed: int, step: int, rollbacks: int) -> int:
-    """Where training (re)starts decides the data order: a rollback sees other batches."""
-    return int(np.random.SeedSequence([seed, step, rollbacks]).generate_state(1)[0] >> 1)
-
-
-def train(config: TrainerConfig, pixel_batches: PixelBatches, train_steps: int, run_dir: str,
+def train(config: TrainerConfig, images: data.ImageStream, train_steps: int, run_dir: str,
           checkpoint_dir: str, cheap_fid: CheapFid | None = None) -> TrainingResult:
     """Trains to `train_steps` generator steps, resuming from `checkpoint_dir` when it holds
     a checkpoint; writes logs and grids under `run_dir`. With `cheap_fid` (and
     `config.fid_every_steps`), keeps the best-scoring snapshot for export."""
     if train_steps < 1:
         raise ValueError(f"train_steps must be at least 1, got {train_steps}")
-    tf.io.gfile.makedirs(run_dir)
-    with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILE), "w") as out:
-        json.dump(dataclasses.asdict(config), out, indent=2)
-    gan = build_gan(config, distribution_strategy())
-    best = BestSnapshot(gan.inference_generator) if cheap_fid and config.fid_every_steps else None
-    checkpoint = TrainingCheckpoint(gan, checkpoint_dir, extra={"best_snapshot": best} if best
-                                    else None)
-    start_step = checkpoint.restore_latest()
-    if checkpoint.saved_step is None:
-        checkpoint.save()  # step 0: something to roll back to
-    logging.info("Training from step %d of %d (checkpoints in %s)", start_step, train_steps,
-                 checkpoint.directory)
-    guard = CheckpointAndGuard(checkpoint, config.checkpoint_every_steps)
-    monitor = TrainingMonitor(config, train_steps, run_dir)
-    # The selector runs before the guard, so the end-of-training checkpoint holds its verdict.
-    callbacks = [monitor] + ([SnapshotSelector(cheap_fid, best, config.fid_every_steps,
-                                               monitor.writer)] if best else []) + [guard]
-    rollbacks = 0
-    while gan.step < train_steps:
-        dataset = pixel_batches(data_shuffle_seed(config.seed, gan.step, rollbacks))
-        gan.fit(dataset, epochs=1, steps_per_epoch=train_steps - gan.step, callbacks=callbacks,
-                verbose=0)
-        if guard.divergence is None:
-            continue
-        if config.on_non_finite == "stop" or rollbacks >= config.max_rollbacks:
-            raise NonFiniteTrainingError(
-                f"{guard.divergence} (after {rollbacks} rollbacks); nothing is exported. "
-                "Lower the learning rates, or try spectral_normalization, r1_weight or "
-                "another loss")
-        rollbacks += 1
-        logging.warning("%s; rolling back to step %d (rollback %d of %d)", guard.divergence,
-                        checkpoint.restore_latest(), rollbacks, config.max_rollbacks)
+    strategy = distribution_strategy()
+    gan = build_gan(config, strategy)
+    with worker_directory(run_dir, strategy) as run_dir, \
+            worker_directory(checkpoint_dir, strategy) as checkpoint_write_dir:
+        tf.io.gfile.makedirs(run_dir)
+        with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILE), "w") as out:
+            json.dump(dataclasses.asdict(config), out, indent=2)
+        best = BestSnapshot(gan.inference_generator) if cheap_fid and config.fid_every_steps \
+            else None
+        stream = data.StreamState()
+        checkpoint = TrainingCheckpoint(
+            gan, checkpoint_dir, extra={"stream": stream, **({"best_snapshot": best} if best
+                                                              else {})},
+            write_directory=checkpoint_write_dir)
+        start_step = checkpoint.restore_latest()
+        if not stream.records_per_epoch:
+            stream.records_per_epoch.assign(images.count_records())
+            if not stream.records_per_epoch:
+                raise ValueError("there are no training images")
+        if checkpoint.saved_step is None:
+            checkpoint.save()  # step 0: something to roll back to
+        logging.info("Training from step %d of %d (checkpoints in %s)", start_step, train_steps,
+                     checkpoint_dir)
+        guard = CheckpointAndGuard(checkpoint, config.checkpoint_every_steps)
+        monitor = TrainingMonitor(config, train_steps, run_dir)
+        # The selector runs before the guard, so the end-of-training checkpoint holds its
+        # verdict.
+        callbacks = [monitor] + ([SnapshotSelector(cheap_fid, best, config.fid_every_steps,
+                                                   monitor.writer)] if best else []) + [guard]
+        while gan.step < train_steps:
+            dataset = images.batches(
+                data.stream_seed(config.seed, int(stream.rollbacks.numpy())),
+                int(gan.images_seen.numpy()), int(stream.records_per_epoch.numpy()),
+                config.batch_size * config.discriminator_steps)
+            gan.fit(dataset, epochs=1, steps_per_epoch=train_steps - gan.step,
+                    callbacks=callbacks, verbose=0)
+            if guard.divergence is None:
+                continue
+            rollbacks = int(stream.rollbacks.numpy())
+            if config.on_non_finite == "stop" or rollbacks >= config.max_rollbacks:
+                raise NonFiniteTrainingError(
+                    f"{guard.divergence} (after {rollbacks} rollbacks); nothing is exported. "
+                    "Lower the learning rates, or try spectral_normalization, r1_weight or "
+                    "another loss")
+            step = checkpoint.restore_latest()  # restores the rollback count too
+            stream.rollbacks.assign(rollbacks + 1)
+            logging.warning("%s; rolling back to step %d (rollback %d of %d)", guard.divergence,
+                            step, rollbacks + 1, config.max_rollbacks)
     if best and best.exists:
         logging.info("Exporting the best snapshot: cheap FID %.4f at step %d",
                      float(best.fid.numpy()), int(best.step.numpy()))
-    return TrainingResult(gan, start_step, rollbacks, best)
+    return TrainingResult(gan, start_step, int(stream.rollbacks.numpy()), best)
 
 
-def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output) -> CheapFid | None:
+def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output,
+                   cache: FidCache | None) -> CheapFid | None:
     """The snapshot scorer, when configured and the training images carry labels."""
     if not config.fid_every_steps:
         return None
-    pixels, labels = data.load_split(train_files, tf_transform_output,
-                                     limit=ClassifierConfig().max_train_images)
     try:
-        return CheapFid.from_training_images(pixels, labels, config.image_spec,
-                                             config.fid_samples, config.latent_dim, config.seed)
+        return CheapFid.from_training_images(
+            TrainingImages.select(data.uint8_batches(train_files, tf_transform_output)),
+            config.fid_samples, config.latent_dim, config.seed, cache)
     except ValueError as error:  # e.g. unlabeled images: no classifier to extract features
         logging.warning("Best-snapshot selection is off: %s", error)
         return None
@@ -248,26 +258,23 @@ def run_fn(fn_args) -> None:
     logging.info("Trainer config: %s", config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     fingerprint = data.fingerprint(fn_args.train_files)
-    custom_config = dict(fn_args.custom_config or {})
-    checkpoint_root = custom_config.pop(CHECKPOINT_ROOT_KEY, None) or os.path.join(
-        fn_args.model_run_dir, CHECKPOINTS_DIR)
-
-    def pixel_batches(shuffle_seed: int) -> tf.data.Dataset:
-        dataset = data.transformed_dataset(
-            fn_args.train_files, tf_transform_output,
-            config.batch_size * config.discriminator_steps, shuffle_seed=shuffle_seed,
-            repeat=True)
-        return dataset.map(lambda batch: batch[features.PIXELS])
-
-    result = train(config, pixel_batches, fn_args.train_steps, fn_args.model_run_dir,
-                   checkpoint_directory(checkpoint_root, custom_config, fn_args.train_steps,
+    settings = dict(fn_args.custom_config or {})
+    locations = {key: settings.pop(key, None) for key in LOCATION_KEYS}
+    checkpoint_root = locations[CHECKPOINT_ROOT_KEY] or os.path.join(fn_args.model_run_dir,
+                                                                     CHECKPOINTS_DIR)
+    cache = FidCache(locations[FID_CACHE_KEY]) if locations[FID_CACHE_KEY] else None
+    result = train(config, data.transformed_images(fn_args.train_files, tf_transform_output),
+                   fn_args.train_steps, fn_args.model_run_dir,
+                   checkpoint_directory(checkpoint_root, settings, fn_args.train_steps,
                                         fingerprint),
-                   cheap_fid_from(config, fn_args.train_files, tf_transform_output))
-    export_generator(result.export_generator, fn_args.serving_model_dir, {
-        "latent_dim": config.latent_dim,
-        "image_size": config.image_size,
-        "channels": config.channels,
-        "training_data_fingerprint": fingerprint,
-        "fid": None,  # filled in by the pusher, from the evaluation that blessed the model
-    })
+                   cheap_fid_from(config, fn_args.train_files, tf_transform_output, cache))
+    with worker_directory(fn_args.serving_model_dir,
+                          result.gan.distribute_strategy) as serving_model_dir:
+        export_generator(result.export_generator, serving_model_dir, {
+            "latent_dim": config.latent_dim,
+            "image_size": config.image_size,
+            "channels": config.channels,
+            "training_data_fingerprint": fingerprint,
+            "fid": None,  # filled in by the pusher, from the evaluation that blessed the model
+        })
     logging.info("Exported the generator to %s", fn_args.serving_model_dir)

@@ -11,10 +11,13 @@ LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
 AUGMENTATIONS = ("color", "translation", "cutout")
 ON_NON_FINITE = ("stop", "rollback")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-# The Trainer's custom_config key for a folder that outlives Trainer executions
-# (set by the pipeline; see modules.checkpointing). Not a TrainerConfig field: where
-# checkpoints live must not change which checkpoint a run resumes from.
+# The Trainer's custom_config keys for folders that outlive Trainer executions, set by
+# the pipeline: checkpoints (see modules.checkpointing) and the FID cache it shares with
+# the FidEvaluator (see modules.fid_cache). Not TrainerConfig fields: where things live
+# must not change which checkpoint a run resumes from.
 CHECKPOINT_ROOT_KEY = "checkpoint_root"
+FID_CACHE_KEY = "fid_cache_dir"
+LOCATION_KEYS = (CHECKPOINT_ROOT_KEY, FID_CACHE_KEY)
 
 
 @dataclasses.dataclass(frozen=True)

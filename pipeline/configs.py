@@ -11,7 +11,7 @@ from components.ingest_config import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_REJECTED_F
 from components.schema_rules import DataExpectations
 from modules.images import MIN_IMAGE_SIZE, ImageSpec
 from modules.metrics import FID_EXTRACTORS
-from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
+from modules.training_config import CHECKPOINT_ROOT_KEY, FID_CACHE_KEY, TrainerConfig
 
 PIPELINE_NAME = "gan-pipeline"
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -99,11 +99,13 @@ class PipelineConfig:
         return os.path.join(self.output_dir, "metadata.sqlite")
 
     def trainer_custom_config(self) -> dict:
-        """The Trainer's `custom_config`: its own settings plus the image shape."""
+        """The Trainer's `custom_config`: its own settings plus the image shape, and where
+        its checkpoints and the FID cache (shared with the FidEvaluator) live."""
         settings = dataclasses.asdict(self.trainer)
         settings.update(image_size=self.image_size, channels=self.channels,
                         code_version=code_version(),
-                        **{CHECKPOINT_ROOT_KEY: self.checkpoint_root})
+                        **{CHECKPOINT_ROOT_KEY: self.checkpoint_root,
+                           FID_CACHE_KEY: self.fid_cache_dir})
         return settings
 
     def transform_custom_config(self) -> dict:

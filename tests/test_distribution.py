@@ -1,10 +1,17 @@
-"""Strategy selection, and the GAN training under MirroredStrategy over two logical CPUs."""
+"""Strategy selection; the GAN training under MirroredStrategy over two logical CPUs, and
+under MultiWorkerMirroredStrategy as two worker processes."""
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
+
+import numpy as np
 
 from modules.distribution import cluster_workers
+from tests.training_worker import TINY
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,3 +57,67 @@ def test_cluster_workers_come_from_tf_config(monkeypatch):
         "cluster": {"chief": ["a:1"], "worker": ["b:1", "c:1"]},
         "task": {"type": "worker", "index": 0}}))
     assert cluster_workers() == 3
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports no socket is bound to, distinct (all bound at once before any is released).
+    They cannot be held for the workers: TensorFlow's gRPC server binds them itself and
+    refuses to share them (no SO_REUSEPORT)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for one in sockets:
+            one.bind(("", 0))
+        return [one.getsockname()[1] for one in sockets]
+    finally:
+        for one in sockets:
+            one.close()
+
+
+def wait_for_all(processes: list[subprocess.Popen], logs: list, timeout: float) -> None:
+    """Waits for every process; when one fails, kills the others (they would wait for it in
+    a collective). `logs`: each process's stderr file, shown on failure."""
+    deadline = time.monotonic() + timeout
+    try:
+        while any(process.poll() is None for process in processes):
+            assert time.monotonic() < deadline, "the workers did not finish"
+            time.sleep(0.1)
+            for process, log in zip(processes, logs):
+                assert process.returncode in (None, 0), log.read_text()[-3000:]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+
+
+def test_two_workers_train_through_the_trainer_in_lockstep(tmp_path):
+    """Both workers write to the same run and checkpoint folders, as on a cluster with
+    shared storage; only the chief's files may land there."""
+    steps = 30  # checkpoints at 0, 20 (TINY's interval) and 30
+    cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
+    outputs = [(tmp_path / f"worker{index}.out", tmp_path / f"worker{index}.err")
+               for index in range(2)]
+    with contextlib.ExitStack() as files:
+        workers = [subprocess.Popen(
+            [sys.executable, "-m", "tests.training_worker", str(tmp_path / "run"),
+             str(tmp_path / "checkpoints"), str(steps), str(tmp_path / f"worker{index}.npz")],
+            cwd=PROJECT_ROOT, stdout=files.enter_context(stdout.open("w")),
+            stderr=files.enter_context(stderr.open("w")),
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2",
+                 "TF_CONFIG": json.dumps({"cluster": cluster,
+                                          "task": {"type": "worker", "index": index}})})
+            for index, (stdout, stderr) in enumerate(outputs)]
+        wait_for_all(workers, [stderr for _, stderr in outputs], timeout=600)
+
+    # The global batch is counted once, not once per worker.
+    assert [json.loads(stdout.read_text().strip().splitlines()[-1])
+            for stdout, _ in outputs] == [
+        {"start_step": 0, "final_step": steps, "images_seen": steps * TINY["batch_size"]}] * 2
+    chief, other = np.load(tmp_path / "worker0.npz"), np.load(tmp_path / "worker1.npz")
+    assert len(chief.files) > 0
+    for name in chief.files:
+        np.testing.assert_array_equal(chief[name], other[name], err_msg=name)
+    assert sorted(os.listdir(tmp_path / "checkpoints")) == ["checkpoint"] + sorted(
+        f"ckpt-{step}.{suffix}" for step in (0, 20, 30)
+        for suffix in ("data-00000-of-00001", "index"))
+    assert len(os.listdir(tmp_path / "run" / "train")) == 1  # one TensorBoard log: the chief's

@@ -1,6 +1,6 @@
 import numpy as np
 
-from modules.domain_classifier import ClassifierConfig, train_domain_classifier
+from modules.domain_classifier import ClassifierConfig, TrainingImages, train_domain_classifier
 from modules.images import ImageSpec, from_uint8
 from pipeline.bundled_data import digits_as_uint8
 
@@ -28,3 +28,22 @@ def test_unlabeled_images_get_a_clear_error():
     pixels, _ = digits(20)
     with pytest.raises(ValueError, match="class"):
         train_domain_classifier(pixels, np.full(20, -1), ImageSpec(8, 1))
+
+
+def test_training_images_are_a_function_of_the_image_set_not_of_the_reading_order():
+    pixels, labels = digits_as_uint8()
+    pixels, labels = pixels[:300, :, :, None], labels[:300].copy()
+    labels[:7] = -1  # unlabeled images are never selected
+    everything = TrainingImages.select([(pixels, labels)], limit=100)
+    order = np.random.default_rng(1).permutation(len(pixels))
+    streamed = TrainingImages.select(
+        ((pixels[order[start:start + 32]], labels[order[start:start + 32]])
+         for start in range(0, len(pixels), 32)), limit=100)
+
+    assert len(everything.pixels) == 100 and everything.labels.min() >= 0
+    assert list(everything.digests) == sorted(everything.digests)
+    np.testing.assert_array_equal(streamed.pixels, everything.pixels)
+    np.testing.assert_array_equal(streamed.labels, everything.labels)
+    assert streamed.fingerprint == everything.fingerprint
+    assert TrainingImages.select([(pixels, labels)], limit=99).fingerprint != \
+        everything.fingerprint

@@ -13,10 +13,10 @@ import tensorflow as tf
 from scipy import linalg
 
 from components import evaluation_report, extractors, fid_evaluation, push
-from components.evaluation_cache import EvaluationCache
 from components.fid_evaluation import Baseline, EvaluationConfig, decide
-from modules import metrics
+from modules import domain_classifier, metrics
 from modules.export import export_generator
+from modules.fid_cache import FidCache, pixels_fingerprint
 from modules.images import ImageSpec
 from modules.networks import build_generator
 from modules.training_config import NetworkConfig
@@ -123,14 +123,17 @@ class PixelExtractor(extractors.FeatureExtractor):
 
 
 def test_real_features_are_cached_by_extractor_and_image_set(tmp_path):
-    cache = EvaluationCache(str(tmp_path / "cache"))
+    cache = FidCache(str(tmp_path / "cache"))
     extractor = PixelExtractor()
     pixels = np.random.default_rng(0).integers(0, 255, (20, 8, 8, 1), dtype=np.uint8)
-    first = fid_evaluation.cached_features(extractor, pixels, cache)
-    again = fid_evaluation.cached_features(extractor, pixels[::-1].copy()[::-1], cache)
+    first = fid_evaluation.cached_features(extractor, pixels, pixels_fingerprint(pixels), cache)
+    reordered = pixels[::-1].copy()
+    assert pixels_fingerprint(reordered) == pixels_fingerprint(pixels)
+    again = fid_evaluation.cached_features(extractor, reordered[::-1],
+                                           pixels_fingerprint(reordered), cache)
     assert extractor.calls == 1
     np.testing.assert_array_equal(first, again)
-    fid_evaluation.cached_features(extractor, pixels[:10], cache)
+    fid_evaluation.cached_features(extractor, pixels[:10], pixels_fingerprint(pixels[:10]), cache)
     assert extractor.calls == 2
 
 
@@ -139,13 +142,13 @@ def test_domain_classifier_is_trained_once_then_loaded(tmp_path, monkeypatch):
 
     pixels, labels = digits_as_uint8()
     pixels, labels = pixels[:300, :, :, None], labels[:300]
-    cache = EvaluationCache(str(tmp_path / "cache"))
+    cache = FidCache(str(tmp_path / "cache"))
     trained = extractors.domain_classifier_extractor(pixels, labels, seed=0, cache=cache)
 
     def must_not_train(*args, **kwargs):
         raise AssertionError("the classifier should come from the cache")
 
-    monkeypatch.setattr(extractors, "train_domain_classifier", must_not_train)
+    monkeypatch.setattr(domain_classifier, "train_domain_classifier", must_not_train)
     loaded = extractors.domain_classifier_extractor(pixels, labels, seed=0, cache=cache)
     assert loaded.identity == trained.identity
     np.testing.assert_allclose(loaded.features(pixels[:30]), trained.features(pixels[:30]),

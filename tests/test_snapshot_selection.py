@@ -4,11 +4,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from modules.images import ImageSpec
+from modules.domain_classifier import TrainingImages
+from modules.images import to_uint8
 from modules.snapshot_selection import CheapFid
 from modules.trainer import train
 from modules.training_config import TrainerConfig
-from tests.training_worker import TINY, pixel_batches_of
+from tests.training_worker import TINY, stream_of
 
 
 def two_class_images(count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -24,10 +25,10 @@ def two_class_images(count: int) -> tuple[np.ndarray, np.ndarray]:
 def test_the_exported_generator_is_the_best_scored_snapshot(tmp_path):
     images, labels = two_class_images(400)
     config = TrainerConfig(**{**TINY, "fid_every_steps": 20, "fid_samples": 100})
-    cheap_fid = CheapFid.from_training_images(images, labels, ImageSpec(8, 1), 100,
-                                              config.latent_dim, seed=0)
+    cheap_fid = CheapFid.from_training_images(TrainingImages.select([(to_uint8(images), labels)]),
+                                              100, config.latent_dim, seed=0, cache=None)
 
-    result = train(config, pixel_batches_of(images, 16), 100, str(tmp_path / "run"),
+    result = train(config, stream_of(images), 100, str(tmp_path / "run"),
                    str(tmp_path / "checkpoints"), cheap_fid)
 
     best = result.best
@@ -40,6 +41,6 @@ def test_the_exported_generator_is_the_best_scored_snapshot(tmp_path):
 def test_without_selection_the_inference_generator_is_exported(tmp_path):
     images, _ = two_class_images(64)
     config = TrainerConfig(**TINY)
-    result = train(config, pixel_batches_of(images, 16), 10, str(tmp_path / "run"),
+    result = train(config, stream_of(images), 10, str(tmp_path / "run"),
                    str(tmp_path / "checkpoints"))
     assert result.best is None and result.export_generator is result.gan.ema_generator

@@ -1,9 +1,12 @@
-"""The GAN's train step and the trainer's settings, on tiny synthetic data."""
+"""The GAN's train step, the trainer's settings and its speed options (mixed precision, XLA),
+on tiny synthetic data."""
 import dataclasses
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from modules.keras import keras
 from modules.trainer import build_gan, fixed_noise
 from modules.training_config import TrainerConfig
 
@@ -98,3 +101,41 @@ def test_discriminator_steps_and_spectral_normalization_and_diff_augment():
 def test_invalid_stability_settings_fail_up_front(field, value):
     with pytest.raises(ValueError, match=field):
         dataclasses.replace(CONFIG, **{field: value})
+
+
+@pytest.mark.parametrize("precision,compute_dtype", [("mixed_bfloat16", "bfloat16"),
+                                                     ("mixed_float16", "float16")])
+def test_mixed_precision_computes_in_half_and_keeps_weights_logits_and_losses_float32(
+        precision, compute_dtype):
+    gan = build_gan(dataclasses.replace(CONFIG, precision=precision))
+    real = np.random.default_rng(0).uniform(-1, 1, (32, 8, 8, 1)).astype(np.float32)
+    # The hidden layers really compute in half precision ...
+    for network in (gan.generator, gan.discriminator):
+        assert network.layers[1].compute_dtype == compute_dtype, network.name
+    # ... while weights, generated images, logits and losses are float32.
+    assert {v.dtype for v in gan.generator.weights + gan.discriminator.weights} == {tf.float32}
+    assert gan.generator(fixed_noise(CONFIG)[:4]).dtype == tf.float32
+    assert gan.discriminator(real[:4]).dtype == tf.float32
+    logs = gan.train_step(tf.constant(real[:16]))
+    assert {name: value.dtype for name, value in logs.items()} == {
+        name: tf.float32 for name in logs}
+    # Loss scaling only where gradients can underflow: float16, not bfloat16.
+    for optimizer in (gan.generator_optimizer, gan.discriminator_optimizer):
+        assert isinstance(optimizer, keras.mixed_precision.LossScaleOptimizer) == (
+            compute_dtype == "float16")
+
+    history = gan.fit(real, batch_size=16, epochs=2, verbose=0)
+
+    assert int(gan.generator_optimizer.iterations) == 5  # the train_step above, then 4
+    for name in ("generator_loss", "discriminator_loss"):
+        assert np.all(np.isfinite(history.history[name]))
+    assert all(np.isfinite(v.numpy()).all() for v in gan.generator.weights)
+
+
+def test_xla_compiled_training_gives_finite_losses():
+    gan = build_gan(dataclasses.replace(CONFIG, jit_compile=True))
+    real = np.random.default_rng(0).uniform(-1, 1, (32, 8, 8, 1)).astype(np.float32)
+    history = gan.fit(real, batch_size=16, epochs=2, verbose=0)
+    assert gan.jit_compile and int(gan.generator_optimizer.iterations) == 4
+    for name in ("generator_loss", "discriminator_loss", "d_real", "d_fake"):
+        assert np.all(np.isfinite(history.history[name]))

@@ -1,0 +1,81 @@
+"""The Trainer's entry point, `run_fn`, on real Transform output: a diverged run exports
+nothing, and the domain classifier that best-snapshot selection trains is the one the
+FidEvaluator then loads."""
+import dataclasses
+import os
+import types
+
+import pytest
+
+from components import fid_evaluation
+from modules import domain_classifier
+from modules.checkpointing import NonFiniteTrainingError, checkpoint_directory
+from modules.data import fingerprint, split_file_patterns
+from modules.trainer import run_fn
+from modules.training_config import CHECKPOINT_ROOT_KEY, FID_CACHE_KEY, TrainerConfig
+from tests.training_worker import TINY
+from tests.transform_output import write_transform_output
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory) -> tuple[str, str]:
+    return write_transform_output(str(tmp_path_factory.mktemp("transform")), count=300)
+
+
+def fn_args(transformed, tmp_path, train_steps: int, **custom_config) -> types.SimpleNamespace:
+    """The fields of TFX's FnArgs that `run_fn` reads."""
+    examples_uri, transform_graph_uri = transformed
+    return types.SimpleNamespace(
+        custom_config={**dataclasses.asdict(TrainerConfig(**TINY)), **custom_config},
+        transform_output=transform_graph_uri,
+        train_files=split_file_patterns(examples_uri, "train"), train_steps=train_steps,
+        model_run_dir=str(tmp_path / "model_run"),
+        serving_model_dir=str(tmp_path / "model" / "Format-Serving"))
+
+
+def test_a_diverged_run_stops_with_the_clear_error_and_writes_no_serving_model(transformed,
+                                                                                tmp_path):
+    args = fn_args(transformed, tmp_path, 20, generator_learning_rate=1e30,
+                   discriminator_learning_rate=1e30,
+                   **{CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints")})
+    with pytest.raises(NonFiniteTrainingError,
+                       match=r"training diverged at step \d+: .*nothing is exported"):
+        run_fn(args)
+    assert not os.path.exists(args.serving_model_dir)
+    assert os.path.isdir(tmp_path / "checkpoints")  # it did train, from the pipeline's root
+
+
+def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp_path,
+                                                               monkeypatch):
+    trainings = []
+    train_domain_classifier = domain_classifier.train_domain_classifier
+
+    def counted(*args, **kwargs):
+        trainings.append(args)
+        return train_domain_classifier(*args, **kwargs)
+
+    monkeypatch.setattr(domain_classifier, "train_domain_classifier", counted)
+    locations = {CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
+                 FID_CACHE_KEY: str(tmp_path / "fid_cache")}
+    args = fn_args(transformed, tmp_path, 20, fid_every_steps=10, fid_samples=100, **locations)
+
+    run_fn(args)
+
+    assert len(trainings) == 1  # for best-snapshot selection
+    # Where the cache lives does not change which checkpoint a run resumes from.
+    settings = {k: v for k, v in args.custom_config.items() if k not in locations}
+    assert os.listdir(checkpoint_directory(locations[CHECKPOINT_ROOT_KEY], settings, 20,
+                                           fingerprint(args.train_files)))
+
+    examples_uri, transform_graph_uri = transformed
+    result = fid_evaluation.evaluate(
+        examples_uri, transform_graph_uri, args.serving_model_dir,
+        fid_evaluation.EvaluationConfig(fid_threshold=1e9, num_samples=100, kid_subsets=10,
+                                        seed=TrainerConfig(**TINY).seed,
+                                        cache_dir=locations[FID_CACHE_KEY]),
+        str(tmp_path / "evaluation"))
+
+    assert len(trainings) == 1  # the evaluator loaded the Trainer's
+    (entry,) = [name for name in os.listdir(locations[FID_CACHE_KEY])
+                if name.startswith("classifier-")]
+    assert result["extractor"] == "domain_classifier:" + entry[len("classifier-"):-len(".npz")]
