@@ -151,4 +151,7 @@ class GAN(keras.Model):
         if self.ema_generator is not None:
             # Mirrored variables are updated from the cross-replica context.
             tf.distribute.get_replica_context().merge_call(lambda _: self._assign_ema())
-        return logs
+        # Keras sums what each replica returns (so a NaN on any replica reaches every
+        # worker's callbacks); dividing here makes that sum the mean over replicas.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return {name: value / replicas for name, value in logs.items()}

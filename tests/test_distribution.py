@@ -33,6 +33,8 @@ history = gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(16).repeat(),
 print(json.dumps({"replicas": strategy.num_replicas_in_sync, "step": gan.step,
                   "images_seen": int(gan.images_seen.numpy()),
                   "loss": [float(v) for v in history.history["generator_loss"]],
+                  "discriminator_loss": history.history["discriminator_loss"][-1],
+                  "d_real": history.history["d_real"][-1],
                   "ema_finite": all(bool(np.isfinite(w.numpy()).all())
                                     for w in gan.ema_generator.weights)}))
 """
@@ -48,6 +50,11 @@ def test_gan_trains_under_mirrored_strategy_on_two_devices():
     # Both replicas' halves of each 16-image batch are counted.
     assert result["images_seen"] == 4 * 16
     assert all(map(lambda v: v == v, result["loss"])) and result["ema_finite"]
+    # Logged values are means over the replicas, not sums: a few steps in, D's loss is
+    # still near 2 ln 2 (1.39; the sum over two replicas would be near 2.8) and D(x)
+    # is a probability.
+    assert 1.0 < result["discriminator_loss"] < 2.0
+    assert 0.0 < result["d_real"] < 1.0
 
 
 def test_cluster_workers_come_from_tf_config(monkeypatch):
