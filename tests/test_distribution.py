@@ -73,7 +73,7 @@ def free_ports(count: int) -> list[int]:
     sockets = [socket.socket() for _ in range(count)]
     try:
         for one in sockets:
-            one.bind(("", 0))
+            one.bind(("127.0.0.1", 0))
         return [one.getsockname()[1] for one in sockets]
     finally:
         for one in sockets:
@@ -86,7 +86,8 @@ def wait_for_all(processes: list[subprocess.Popen], logs: list, timeout: float) 
     deadline = time.monotonic() + timeout
     try:
         while any(process.poll() is None for process in processes):
-            assert time.monotonic() < deadline, "the workers did not finish"
+            assert time.monotonic() < deadline, "the workers did not finish:\n" + "\n".join(
+                log.read_text()[-2000:] for log in logs)
             time.sleep(0.1)
             for process, log in zip(processes, logs):
                 assert process.returncode in (None, 0), log.read_text()[-3000:]
@@ -101,7 +102,7 @@ def test_two_workers_train_through_the_trainer_in_lockstep(tmp_path):
     """Both workers write to the same run and checkpoint folders, as on a cluster with
     shared storage; only the chief's files may land there."""
     steps = 30  # checkpoints at 0, 20 (TINY's interval) and 30
-    cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     outputs = [(tmp_path / f"worker{index}.out", tmp_path / f"worker{index}.err")
                for index in range(2)]
     with contextlib.ExitStack() as files:
