@@ -24,10 +24,9 @@ import tensorflow as tf
 from benchmarks.training import TutorialDcgan, digits_dataset
 from modules import metrics
 from modules.data import ImageStream
-from modules.domain_classifier import DomainClassifier, TrainingImages, cached_domain_classifier
+from modules.domain_classifier import TrainingImages, cached_domain_classifier
 from modules.fid_cache import FidCache
-from modules.images import from_uint8, to_uint8
-from modules.keras import keras
+from modules.images import from_uint8
 from modules.snapshot_selection import CheapFid
 from modules.trainer import train
 from pipeline.bundled_data import digits_as_uint8
@@ -35,24 +34,6 @@ from pipeline.configs import PipelineConfig
 
 REFERENCE_SCORE_EVERY_STEPS = 250
 OUR_TURN_STEPS = 1000
-
-
-class HeldOutFid:
-    """FID of a generator against the held-out digits, as the FidEvaluator computes it."""
-
-    def __init__(self, classifier: DomainClassifier, held_out: np.ndarray, num_samples: int,
-                 latent_dim: int, seed: int):
-        self.classifier = classifier
-        self.real_features = classifier.features(from_uint8(held_out)[..., None])
-        self.noise = np.random.default_rng(seed).standard_normal(
-            (num_samples, latent_dim)).astype(np.float32)
-
-    def of_images(self, pixels: np.ndarray) -> float:
-        return metrics.fid(self.real_features, self.classifier.features(from_uint8(pixels)))
-
-    def __call__(self, generator: keras.Model) -> float:
-        images = generator.predict(self.noise, batch_size=512, verbose=0)
-        return self.of_images(to_uint8(images)) if np.isfinite(images).all() else float("nan")
 
 
 def main() -> None:
@@ -68,11 +49,13 @@ def main() -> None:
         cache = FidCache(f"{work_dir}/fid_cache")
         training_images = TrainingImages.select([(train_pixels[..., None], train_labels)])
         classifier, _ = cached_domain_classifier(training_images, config.seed, cache)
-        score = HeldOutFid(classifier, held_out, pipeline.fid_num_samples, config.latent_dim,
-                           config.seed)
+        # Scored as the snapshot selection scores (quantized samples, classifier features),
+        # but against the held-out digits.
+        score = CheapFid(classifier, from_uint8(held_out)[..., None], pipeline.fid_num_samples,
+                         config.latent_dim, config.seed)
         floor_sample = np.random.default_rng(config.seed).permutation(train_count)
-        floor = score.of_images(
-            train_pixels[floor_sample[:pipeline.fid_num_samples], ..., None])
+        floor = metrics.fid(score.real_features, classifier.features(
+            from_uint8(train_pixels[floor_sample[:pipeline.fid_num_samples], ..., None])))
         print(f"{pipeline.train_steps} steps of the make-run trainer ({config.batch_size} "
               f"images per step) on {train_count} digits; FID against {len(held_out)} held-out "
               f"digits, {pipeline.fid_num_samples} samples; floor (training vs held-out) "
