@@ -3,7 +3,7 @@ VENV_PYTHON := .venv/bin/python
 RUN_ARGS ?=
 PYTEST_ARGS ?=
 # Every module in benchmarks/ is a benchmark: `python -m benchmarks.<name>`.
-BENCHMARKS := $(filter-out __init__ timing,$(basename $(notdir $(wildcard benchmarks/*.py))))
+BENCHMARKS := $(filter-out __init__ timing datasets,$(basename $(notdir $(wildcard benchmarks/*.py))))
 
 .PHONY: setup run test bench lock clean
 
