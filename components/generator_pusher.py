@@ -18,12 +18,16 @@ def GeneratorPusher(
     pushed_model: OutputArtifact[artifacts.PushedModel],
     serving_dir: Parameter[str],
     keep_versions: Parameter[int] = 5,
+    code_version: Parameter[str] = "",
 ) -> None:
     """Pushes the model when blessed: atomically, deduplicated, keeping `keep_versions`.
+
+    `code_version` only keys the cache to our code.
 
     Records `pushed` (1/0), `pushed_version` and `pushed_destination` on the
     PushedModel artifact, as TFX's Pusher does.
     """
+    del code_version
     if model_blessing.get_int_custom_property("blessed") != 1:
         logging.info("Not pushing: the model was not blessed (%s)",
                      model_blessing.get_string_custom_property("reason"))

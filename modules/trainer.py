@@ -27,8 +27,8 @@ from modules.keras import keras
 from modules.losses import get_loss
 from modules.networks import build_discriminator, build_generator
 from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
-from modules.training_config import (CHECKPOINT_ROOT_KEY, FID_CACHE_KEY, LOCATION_KEYS,
-                                     TrainerConfig)
+from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
+                                     LOCATION_KEYS, TrainerConfig)
 
 SAMPLE_GRID_FILE = "sample_grid.png"
 SAMPLES_DIR = "samples"
@@ -260,6 +260,7 @@ def run_fn(fn_args) -> None:
     fingerprint = data.fingerprint(fn_args.train_files)
     settings = dict(fn_args.custom_config or {})
     locations = {key: settings.pop(key, None) for key in LOCATION_KEYS}
+    settings.pop(CODE_VERSION_KEY, None)  # TFX's cache key; the training part stays in
     checkpoint_root = locations[CHECKPOINT_ROOT_KEY] or os.path.join(fn_args.model_run_dir,
                                                                      CHECKPOINTS_DIR)
     cache = FidCache(locations[FID_CACHE_KEY]) if locations[FID_CACHE_KEY] else None

@@ -18,6 +18,10 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CHECKPOINT_ROOT_KEY = "checkpoint_root"
 FID_CACHE_KEY = "fid_cache_dir"
 LOCATION_KEYS = (CHECKPOINT_ROOT_KEY, FID_CACHE_KEY)
+# custom_config keys of code versions: the Trainer's whole code (TFX's cache key) and the
+# part that changes training (in the checkpoint folder's key).
+CODE_VERSION_KEY = "code_version"
+TRAINING_CODE_VERSION_KEY = "training_code_version"
 
 
 @dataclasses.dataclass(frozen=True)

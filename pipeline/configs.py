@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import pathlib
 
@@ -11,7 +10,9 @@ from components.ingest_config import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_REJECTED_F
 from components.schema_rules import DataExpectations
 from modules.images import MIN_IMAGE_SIZE, ImageSpec
 from modules.metrics import FID_EXTRACTORS
-from modules.training_config import CHECKPOINT_ROOT_KEY, FID_CACHE_KEY, TrainerConfig
+from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
+                                     TRAINING_CODE_VERSION_KEY, TrainerConfig)
+from pipeline.code_version import code_version
 
 PIPELINE_NAME = "gan-pipeline"
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -21,6 +22,17 @@ DEFAULT_SERVING_DIR = DEFAULT_OUTPUT_DIR / "serving_model"
 
 PREPROCESSING_FN = "modules.preprocessing.preprocessing_fn"
 RUN_FN = "modules.trainer.run_fn"
+# The code each stage runs (see `pipeline.code_version`): its cache key.
+INGEST_MODULE = "components.image_example_gen"
+VALIDATION_MODULE = "components.data_validation"
+EVALUATION_MODULE = "components.fid_evaluator"
+PUSH_MODULE = "components.generator_pusher"
+# Exporting does not change training: editing it keeps the checkpoints.
+NOT_TRAINING_MODULES = ("modules.export",)
+
+
+def module_of(function_path: str) -> str:
+    return function_path.rpartition(".")[0]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,15 +114,18 @@ class PipelineConfig:
         """The Trainer's `custom_config`: its own settings plus the image shape, and where
         its checkpoints and the FID cache (shared with the FidEvaluator) live."""
         settings = dataclasses.asdict(self.trainer)
+        trainer = module_of(RUN_FN)
         settings.update(image_size=self.image_size, channels=self.channels,
-                        code_version=code_version(),
-                        **{CHECKPOINT_ROOT_KEY: self.checkpoint_root,
+                        **{CODE_VERSION_KEY: code_version(trainer),
+                           TRAINING_CODE_VERSION_KEY: code_version(
+                               trainer, exclude=NOT_TRAINING_MODULES),
+                           CHECKPOINT_ROOT_KEY: self.checkpoint_root,
                            FID_CACHE_KEY: self.fid_cache_dir})
         return settings
 
     def transform_custom_config(self) -> dict:
         return {"image_size": self.image_size, "channels": self.channels,
-                "code_version": code_version()}
+                CODE_VERSION_KEY: code_version(module_of(PREPROCESSING_FN))}
 
     def ingest_options(self) -> IngestOptions:
         return IngestOptions(
@@ -125,17 +140,3 @@ class PipelineConfig:
         return DataExpectations.for_channels(self.channels, self.min_image_side,
                                              self.max_image_side)
 
-
-def code_version() -> str:
-    """A hash of the code TFX loads by module path.
-
-    Transform, Trainer and the evaluator reference our code by name, which TFX's
-    cache key does not see; passing this hash as a parameter makes a code change
-    invalidate the cached outputs of the components that run it.
-    """
-    digest = hashlib.sha256()
-    for package in ("modules", "components"):
-        for source in sorted((PROJECT_ROOT / package).glob("*.py")):
-            digest.update(source.name.encode())
-            digest.update(source.read_bytes())
-    return digest.hexdigest()[:16]

@@ -8,6 +8,7 @@ from components.fid_evaluator import FidEvaluator
 from components.generator_pusher import GeneratorPusher
 from components.image_example_gen import ImageExampleGen
 from pipeline import configs
+from pipeline.code_version import code_version
 
 
 def create_pipeline(config: configs.PipelineConfig,
@@ -15,7 +16,7 @@ def create_pipeline(config: configs.PipelineConfig,
     """Ingest, validate (stopping on anomalies), transform, train, score with FID, push."""
     example_gen = ImageExampleGen(config.data_dir, config.ingest_options(),
                                   train_fraction=config.train_fraction,
-                                  code_version=configs.code_version())
+                                  code_version=code_version(configs.INGEST_MODULE))
 
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
@@ -25,7 +26,7 @@ def create_pipeline(config: configs.PipelineConfig,
         schema=schema_gen.outputs["schema"],
         min_channels=expectations.min_channels, max_channels=expectations.max_channels,
         min_side=expectations.min_side, max_side=expectations.max_side,
-        code_version=configs.code_version())
+        code_version=code_version(configs.VALIDATION_MODULE))
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
         schema=constrained_schema.outputs["constrained_schema"])
@@ -57,14 +58,15 @@ def create_pipeline(config: configs.PipelineConfig,
         cache_dir=config.fid_cache_dir,
         serving_dir=config.serving_dir,
         baseline_tolerance=config.fid_baseline_tolerance,
-        code_version=configs.code_version())
+        code_version=code_version(configs.EVALUATION_MODULE))
 
     pusher = GeneratorPusher(
         model=trainer.outputs["model"],
         model_blessing=fid_evaluator.outputs["blessing"],
         evaluation=fid_evaluator.outputs["evaluation"],
         serving_dir=config.serving_dir,
-        keep_versions=config.keep_versions)
+        keep_versions=config.keep_versions,
+        code_version=code_version(configs.PUSH_MODULE))
 
     return tfx.dsl.Pipeline(
         pipeline_name=configs.PIPELINE_NAME,

@@ -120,6 +120,36 @@ def test_second_run_with_the_beam_runner_is_served_from_cache(pipeline_run):
 
 
 @pytest.mark.e2e
+def test_editing_the_report_code_reruns_only_evaluation_and_push(pipeline_run, tmp_path,
+                                                                 monkeypatch):
+    """Each stage's cache key covers its own code: the report is evaluation code only."""
+    import shutil
+
+    from ml_metadata.proto import metadata_store_pb2
+
+    from pipeline import code_version
+
+    edited = tmp_path / "project"
+    for package in code_version.PROJECT_PACKAGES:
+        shutil.copytree(code_version.PROJECT_ROOT / package, edited / package)
+    with open(edited / "components" / "evaluation_report.py", "a") as source:
+        source.write("\n# an edit to the report's code\n")
+    checkpoints_before = sorted(os.listdir(pipeline_run.checkpoint_root))
+    monkeypatch.setattr(code_version, "PROJECT_ROOT", edited)
+
+    run_local.run(pipeline_run, runner="local")
+
+    _, executions = node_executions(pipeline_run.metadata_path)
+    states = {node: executions[node][-1].last_known_state for node in COMPONENTS}
+    rerun = {"FidEvaluator", "GeneratorPusher"}
+    for node in COMPONENTS:
+        expected = (metadata_store_pb2.Execution.COMPLETE if node in rerun
+                    else metadata_store_pb2.Execution.CACHED)
+        assert states[node] == expected, node
+    assert sorted(os.listdir(pipeline_run.checkpoint_root)) == checkpoints_before
+
+
+@pytest.mark.e2e
 def test_tfrecord_input_with_its_own_image_feature_name_and_rgb_16x16(tmp_path):
     import numpy as np
     import tensorflow as tf
