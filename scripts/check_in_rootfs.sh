@@ -16,7 +16,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 
 python=${1:-}
 [ -z "$(git -C "$repo" status --porcelain --untracked-files=no)" ] \
-  || echo "check: uncommitted changes are not part of the clone; checking HEAD $(git -C "$repo" rev-parse --short HEAD)"
+  || echo "check: uncommitted changes are not part of the clone;" \
+          "checking HEAD $(git -C "$repo" rev-parse --short HEAD)"
 
 rootfs_enter
 # What a user installs on a minimal Debian 13 to clone and run the project: the distribution's

@@ -17,7 +17,8 @@ rootfs_base=${ROOTFS_BASE:-/var/tmp/gan-pipeline-trixie}
 rootfs_work=${ROOTFS_WORK:-/tmp/gan-rootfs-run}
 rootfs=$rootfs_work/merged
 rootfs_mounts=()
-rootfs_env=(HOME=/root LANG=C.UTF-8 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+rootfs_env=(HOME=/root LANG=C.UTF-8
+            PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
 
 rootfs_cleanup() {
   local i
@@ -37,11 +38,14 @@ rootfs_bind() {
 # name resolution, the extra CA certificates and the package index; unmounted on exit.
 rootfs_enter() {
   local cert location
-  command -v debootstrap >/dev/null || { echo "rootfs: needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
+  if ! command -v debootstrap >/dev/null; then
+    echo "rootfs: needs debootstrap (apt-get install debootstrap)" >&2; exit 1
+  fi
   if [ ! -f "$rootfs_base/.debootstrap-done" ]; then
     echo "==> debootstrap --variant=minbase trixie $rootfs_base"
     rm -rf "$rootfs_base"
-    debootstrap --variant=minbase trixie "$rootfs_base" "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >/dev/null
+    debootstrap --variant=minbase trixie "$rootfs_base" \
+      "${DEBIAN_MIRROR:-http://deb.debian.org/debian}" >/dev/null
     touch "$rootfs_base/.debootstrap-done"
   fi
   trap rootfs_cleanup EXIT
@@ -50,12 +54,15 @@ rootfs_enter() {
     -o "lowerdir=$rootfs_base,upperdir=$rootfs_work/upper,workdir=$rootfs_work/work" "$rootfs"
   rootfs_mounts+=("$rootfs")
   mount -t proc proc "$rootfs/proc" && rootfs_mounts+=("$rootfs/proc")
-  mount --rbind /sys "$rootfs/sys" && mount --make-rslave "$rootfs/sys" && rootfs_mounts+=("$rootfs/sys")
-  mount --rbind /dev "$rootfs/dev" && mount --make-rslave "$rootfs/dev" && rootfs_mounts+=("$rootfs/dev")
+  for dir in sys dev; do
+    mount --rbind "/$dir" "$rootfs/$dir" && mount --make-rslave "$rootfs/$dir"
+    rootfs_mounts+=("$rootfs/$dir")
+  done
   # What an installed system or a container has: the host's resolver, and localhost.
   cp -L /etc/resolv.conf "$rootfs/etc/resolv.conf"
   printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' > "$rootfs/etc/hosts"
-  for cert in ${ROOTFS_CA_CERTS:-}; do  # update-ca-certificates adds them when ca-certificates installs
+  # update-ca-certificates adds these to the system's trust when ca-certificates installs.
+  for cert in ${ROOTFS_CA_CERTS:-}; do
     mkdir -p "$rootfs/usr/local/share/ca-certificates"
     cp "$cert" "$rootfs/usr/local/share/ca-certificates/$(basename "${cert%.*}").crt"
   done
@@ -78,5 +85,6 @@ rootfs_run() {
 
 # rootfs_apt PACKAGE...: installs Debian packages inside, as a user would.
 rootfs_apt() {
-  rootfs_run "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $* >/dev/null"
+  rootfs_run "apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends $* >/dev/null"
 }

@@ -7,10 +7,10 @@
 #
 # The interpreter: PYTHON=/path/to/python3.X if set; else `python3` on PATH when it is a
 # supported version; else the newest supported python3.X on PATH, in pyenv or in /usr/bin.
-# The package index: uv's own UV_* settings if set, else pip's (see scripts/pip_index.sh).
+# The package index: uv's own UV_* settings if set, else pip's (see scripts/setup_lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/pip_index.sh
+. scripts/setup_lib.sh
 
 fail() { echo "setup: $*" >&2; exit 1; }
 
@@ -20,45 +20,26 @@ glibc_version() {
 }
 
 glibc=$(glibc_version) || true
-[ -n "$glibc" ] || fail "cannot tell this host's glibc version (no getconf or ldd); the TFX wheels need glibc on Linux."
-if [ "$(printf '%s\n2.39\n' "$glibc" | sort -V | head -1)" = "2.39" ]; then
-  stack=modern; versions="3.13 3.12 3.11"
-else
-  stack=compatible; versions="3.10"
-fi
+[ -n "$glibc" ] || fail "cannot tell this host's glibc version (no getconf or ldd);" \
+  "the TFX wheels need glibc on Linux."
+read -r stack versions <<<"$(stack_for_glibc "$glibc")"
 supported="${versions// /, }"
 
-minor_version() {  # the X.Y of a working interpreter, or nothing
-  [ -x "$1" ] && "$1" -c 'import sys, venv; print("%d.%d" % sys.version_info[:2])' 2>/dev/null
-}
-
-find_python() {
-  local candidate version candidates
-  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return; fi
-  candidates=("$(command -v python3 || true)")
-  for version in $versions; do
-    candidates+=("$(command -v "python$version" || true)"
-                 "$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"/versions/"$version".*/bin/python"$version"
-                 /usr/bin/python"$version" /usr/local/bin/python"$version")
-  done
-  for candidate in "${candidates[@]}"; do
-    # pyenv's shims exist for every version pyenv knows; only a working interpreter counts.
-    version=$(minor_version "$candidate") || continue
-    if [[ " $versions " == *" $version "* ]]; then echo "$candidate"; return; fi
-  done
-}
-
-python=$(find_python)
-[ -n "$python" ] || fail "no Python $supported found (looked at python3 on PATH, python3.X on PATH, in pyenv and in /usr/bin); install one (see docs/install.md) or set PYTHON=/path/to/python3.X, because glibc $glibc selects the $stack stack."
+python=$(find_python $versions)
+[ -n "$python" ] || fail "no Python $supported found (looked at python3 and python3.X on PATH," \
+  "in pyenv and in /usr/bin); install one (see docs/install.md) or set" \
+  "PYTHON=/path/to/python3.X, because glibc $glibc selects the $stack stack."
 python_version=$(minor_version "$python") \
   || fail "$python does not run, or lacks the venv module."
 [[ " $versions " == *" $python_version "* ]] \
-  || fail "$python is Python $python_version; the $stack stack (glibc $glibc) needs Python $supported."
+  || fail "$python is Python $python_version;" \
+    "the $stack stack (glibc $glibc) needs Python $supported."
 if [ "$stack" = modern ]; then lock="requirements/stack-modern-$python_version.lock"
 else lock="requirements/stack-compatible.lock"; fi
 
 stamp=".venv/.setup-stamp"
-want="$stack $(cat "$lock" pyproject.toml | sha256sum | cut -d' ' -f1) $("$python" -c 'import sys; print(sys.version)' | head -1)"
+lock_hash=$(cat "$lock" pyproject.toml | sha256sum | cut -d' ' -f1)
+want="$stack $lock_hash $("$python" -c 'import sys; print(sys.version)' | head -1)"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/python ]; then
   exit 0
 fi
@@ -67,11 +48,14 @@ uv=$(command -v uv || true)
 if [ -z "$uv" ]; then
   if [ ! -x .tools/uv/bin/uv ]; then
     "$python" -c 'import ensurepip' 2>/dev/null \
-      || fail "$python cannot create a venv with pip (on Debian and Ubuntu: apt-get install python3-venv), which installing uv needs; or put uv on PATH (https://docs.astral.sh/uv/)."
+      || fail "$python cannot create a venv with pip, which installing uv needs" \
+        "(on Debian and Ubuntu: apt-get install python3-venv); or put uv on PATH" \
+        "(https://docs.astral.sh/uv/)."
     echo "setup: installing uv into .tools/uv"
     rm -rf .tools/uv
     "$python" -m venv .tools/uv && .tools/uv/bin/pip install --quiet uv \
-      || fail "could not install uv with pip; install uv yourself (https://docs.astral.sh/uv/) and rerun."
+      || fail "could not install uv with pip;" \
+        "install uv yourself (https://docs.astral.sh/uv/) and rerun."
   fi
   uv=.tools/uv/bin/uv
 fi
@@ -79,7 +63,9 @@ fi
 # pip's view of its own settings, from whichever pip there is.
 pip_config() {
   local pip
-  if "$python" -m pip --version >/dev/null 2>&1; then "$python" -m pip config list 2>/dev/null || true; return; fi
+  if "$python" -m pip --version >/dev/null 2>&1; then
+    "$python" -m pip config list 2>/dev/null || true; return
+  fi
   for pip in "$(command -v pip3 || true)" .tools/uv/bin/pip; do
     if [ -x "$pip" ]; then "$pip" config list 2>/dev/null || true; return; fi
   done
@@ -91,7 +77,8 @@ if [ -n "$index_env" ]; then
 elif uv_index_configured; then
   echo "setup: package index from uv's UV_* variables"
 else
-  echo "setup: package index: PyPI (set PIP_INDEX_URL, pip's index-url or UV_DEFAULT_INDEX to change)"
+  echo "setup: package index: PyPI" \
+    "(set PIP_INDEX_URL, pip's index-url or UV_DEFAULT_INDEX to change)"
 fi
 
 echo "setup: $stack stack (glibc $glibc): Python $python_version from $python, $lock"

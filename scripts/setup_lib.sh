@@ -1,11 +1,50 @@
-# Sourced by setup.sh. uv does not read pip's configuration, so a user whose pip points at
-# another package index would otherwise install the lock from a different source than pip
-# uses. This turns pip's index settings into the environment variables uv reads.
+# Sourced by setup.sh (and by tests/test_setup_scripts.py): which stack and interpreter fit
+# this host, and which package index uv should use.
+
+# stack_for_glibc X.Y: "STACK VERSION..." with the Python versions the stack supports,
+# newest first. TFX 1.21's ml-metadata and TFDV wheels need glibc >= 2.39.
+stack_for_glibc() {
+  if [ "$(printf '%s\n2.39\n' "$1" | sort -V | head -1)" = "2.39" ]; then
+    echo "modern 3.13 3.12 3.11"
+  else
+    echo "compatible 3.10"
+  fi
+}
+
+# minor_version PYTHON: the X.Y of a working interpreter with the venv module, or nothing.
+minor_version() {
+  [ -x "$1" ] && "$1" -c 'import sys, venv; print("%d.%d" % sys.version_info[:2])' 2>/dev/null
+}
+
+# find_python VERSION...: the interpreter to use. PYTHON if set (checked by the caller);
+# else `python3` on PATH when it is one of VERSIONS (the distribution's own Python); else
+# the first of python3.X on PATH, in pyenv, in /usr/bin or /usr/local/bin, newest X first.
+find_python() {
+  local candidate version candidates pyenv_root
+  if [ -n "${PYTHON:-}" ]; then echo "$PYTHON"; return; fi
+  pyenv_root=$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")
+  candidates=("$(command -v python3 || true)")
+  for version in "$@"; do
+    candidates+=("$(command -v "python$version" || true)"
+                 "$pyenv_root"/versions/"$version".*/bin/python"$version"
+                 /usr/bin/python"$version" /usr/local/bin/python"$version")
+  done
+  for candidate in "${candidates[@]}"; do
+    # pyenv's shims exist for every version pyenv knows; only a working interpreter counts.
+    version=$(minor_version "$candidate") || continue
+    if [[ " $* " == *" $version "* ]]; then echo "$candidate"; return; fi
+  done
+}
+
+# uv does not read pip's configuration, so a user whose pip points at another package index
+# would otherwise install the lock from a different source than pip uses. These turn pip's
+# index settings into the environment variables uv reads.
 
 # uv_index_configured: true when the user set uv's own index variables.
 uv_index_configured() {
   local name
-  for name in UV_INDEX_URL UV_DEFAULT_INDEX UV_INDEX UV_EXTRA_INDEX_URL UV_FIND_LINKS UV_NO_INDEX; do
+  for name in UV_INDEX_URL UV_DEFAULT_INDEX UV_INDEX UV_EXTRA_INDEX_URL UV_FIND_LINKS \
+              UV_NO_INDEX; do
     [ -z "${!name:-}" ] || return 0
   done
   return 1
