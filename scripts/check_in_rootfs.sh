@@ -36,7 +36,7 @@ git -C "$repo" bundle create -q "$rootfs/root/gan-pipeline.bundle" "${refs[@]}"
 rootfs_run "
   grep PRETTY_NAME /etc/os-release; ldd --version | head -1
   echo \"python3 on PATH: \$(python3 --version)\${PYTHON:+; PYTHON=\$PYTHON}\"
-  git clone -q /root/gan-pipeline.bundle /root/gan-pipeline && cd /root/gan-pipeline
+  git -c init.defaultBranch=main clone -q /root/gan-pipeline.bundle /root/gan-pipeline && cd /root/gan-pipeline
   for target in ${MAKE_TARGETS:-setup run test}; do
     echo \"==> make \$target\"
     start=\$(date +%s)

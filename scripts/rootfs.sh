@@ -11,7 +11,8 @@
 #                   must trust, e.g. a TLS-intercepting proxy's
 #   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS
 #                   the package index, passed to pip and `make setup` inside; local
-#                   (file:// or path) entries are mounted read-only at the same path
+#                   (file:// or path) entries are mounted read-only at the same path, a
+#                   `.../simple` index with its parent folder (where a mirror keeps the files)
 
 rootfs_base=${ROOTFS_BASE:-/var/tmp/gan-pipeline-trixie}
 rootfs_work=${ROOTFS_WORK:-/tmp/gan-rootfs-run}
@@ -73,6 +74,8 @@ rootfs_enter() {
     rootfs_env+=("$name=${!name}")
     for location in ${!name}; do
       location=${location#file://}
+      location=${location%/}
+      [ "$(basename "$location")" != simple ] || location=$(dirname "$location")
       if [ "${location:0:1}" = / ] && [ -d "$location" ]; then rootfs_bind "$location"; fi
     done
   done
