@@ -21,10 +21,11 @@ python=${1:-}
 
 rootfs_enter
 # What a user installs on a minimal Debian 13 to clone and run the project: the distribution's
-# Python with venv, make, git, a C++ compiler (the modern stack builds pyfarmhash) and the CA
-# certificates for downloading packages.
-echo "==> apt-get install python3 python3-venv make git g++ ca-certificates"
-rootfs_apt python3 python3-venv make git g++ ca-certificates
+# Python with venv and headers, make, git, a C++ compiler (pyfarmhash is built from source)
+# and the CA certificates for downloading packages.
+packages="python3 python3-venv python3-dev make git g++ ca-certificates"
+echo "==> apt-get install $packages"
+rootfs_apt $packages
 if [ -n "$python" ]; then
   prefix=$(dirname "$(dirname "$(realpath "$python")")")
   rootfs_bind "$prefix"

@@ -82,6 +82,13 @@ else
 fi
 
 echo "setup: $stack stack (glibc $glibc): Python $python_version from $python, $lock"
+# pyfarmhash (a TFX dependency) publishes no wheels: uv builds it with the host's compiler.
+command -v g++ >/dev/null || command -v c++ >/dev/null \
+  || fail "no C++ compiler, which building pyfarmhash from $lock needs" \
+    "(on Debian and Ubuntu: apt-get install g++)."
+"$python" -c 'import os, sysconfig; assert os.path.isfile(sysconfig.get_path("include") + "/Python.h")' \
+  2>/dev/null || fail "$python has no C headers (Python.h), which building pyfarmhash needs" \
+    "(on Debian and Ubuntu: apt-get install python3-dev, or python$python_version-dev)."
 if [ -x .venv/bin/python ] && [ "$(minor_version .venv/bin/python)" != "$python_version" ]; then
   rm -rf .venv
 fi
