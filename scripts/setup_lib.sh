@@ -65,7 +65,8 @@ uv_env_from_pip() {
     for section in :env: install global; do
       line=$(grep -F -- "$section.$1=" <<<"$config" | tail -1) || true
       if [ -n "$line" ]; then
-        value=${line#*=}; value=${value#\'}; value=${value%\'}
+        # pip prints a Python repr: quoted, a multi-line value's newlines as \n.
+        value=${line#*=}; value=${value#\'}; value=${value%\'}; value=${value//\\n/ }
         echo "$value"; return
       fi
     done

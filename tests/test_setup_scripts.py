@@ -44,6 +44,13 @@ def test_pip_config_files_index_becomes_uvs():
     }
 
 
+def test_a_multi_line_pip_conf_value_as_pip_config_list_prints_it():
+    # pip.conf's "extra-index-url =" followed by one URL a line.
+    config = "global.extra-index-url='\\nhttps://a.example/simple\\nhttps://b.example/simple'\n"
+    expected = "https://a.example/simple https://b.example/simple"
+    assert uv_env(config)["UV_EXTRA_INDEX_URL"] == expected
+
+
 def test_pip_precedence_environment_then_install_section_then_global():
     config = ("global.index-url='https://global.example/simple'\n"
               "install.index-url='https://install.example/simple'\n")
