@@ -1,12 +1,14 @@
-"""Replays a Dockerfile's build steps on this file system, for hosts without a Docker engine.
+"""Replays a Dockerfile's build steps into a root file system, for hosts without Docker.
 
-    python scripts/replay_dockerfile.py kubeflow/Dockerfile.cpu [--build-arg NAME=VALUE]...
+    python scripts/replay_dockerfile.py [--root DIR] kubeflow/Dockerfile.cpu \\
+        [--build-arg NAME=VALUE]...
 
-Runs in the root file system that stands in for the base image (for example a
-debootstrapped Debian 13 entered with chroot): ARG and ENV set the environment,
-COPY copies from the repository root (the build context), WORKDIR changes folder,
-RUN runs with /bin/sh -c, as `docker build` would. FROM is only reported: the
-caller provides the base. Any other instruction, or COPY with flags, stops the replay.
+Builds into the root file system DIR that stands in for the base image (for example a
+debootstrapped Debian 13; default /): ARG and ENV set the environment, COPY copies from
+the repository root (the build context) into DIR, WORKDIR changes folder, RUN runs
+/bin/sh -c chrooted into DIR, as `docker build` would. The environment this script starts
+with is the base image's. FROM is only reported: the caller provides the base. Any other
+instruction, or COPY with flags, stops the replay.
 """
 from __future__ import annotations
 
@@ -58,7 +60,10 @@ def image_environment(dockerfile: str, build_args: dict) -> dict:
     return image_env
 
 
-def replay(dockerfile: str, build_args: dict) -> None:
+def replay(dockerfile: str, build_args: dict, root: str) -> None:
+    def inside(path: str) -> str:
+        return os.path.join(root, path.lstrip("/"))
+
     env = dict(os.environ)
     workdir = "/"
     for instruction, arguments in instructions(dockerfile):
@@ -68,7 +73,8 @@ def replay(dockerfile: str, build_args: dict) -> None:
         if instruction in ("ARG", "ENV"):
             env.update(set_variables(instruction, arguments, env, build_args))
         elif instruction == "COPY" and not arguments.startswith("--"):
-            source, destination = [expand(part, env) for part in arguments.split()]
+            source, target = [expand(part, env) for part in arguments.split()]
+            destination = inside(target)
             os.makedirs(os.path.dirname(destination), exist_ok=True)
             if os.path.isdir(os.path.join(CONTEXT, source)):
                 shutil.copytree(os.path.join(CONTEXT, source), destination, dirs_exist_ok=True,
@@ -77,9 +83,12 @@ def replay(dockerfile: str, build_args: dict) -> None:
                 shutil.copy(os.path.join(CONTEXT, source), destination)
         elif instruction == "WORKDIR":
             workdir = expand(arguments, env)
-            os.makedirs(workdir, exist_ok=True)
+            os.makedirs(inside(workdir), exist_ok=True)
         elif instruction == "RUN":
-            subprocess.run(["/bin/sh", "-c", arguments], cwd=workdir, env=env, check=True)
+            command = ["/bin/sh", "-c", f"cd {shlex.quote(workdir)} && {arguments}"]
+            if os.path.realpath(root) != "/":
+                command = ["chroot", root] + command
+            subprocess.run(command, env=env, check=True)
         else:
             sys.exit(f"cannot replay {instruction} {arguments}")
 
@@ -87,6 +96,8 @@ def replay(dockerfile: str, build_args: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dockerfile")
+    parser.add_argument("--root", default="/",
+                        help="the root file system that stands in for the base image")
     parser.add_argument("--build-arg", action="append", default=[])
     parser.add_argument("--print-env", action="store_true",
                         help="only print the image's ENV as shell exports")
@@ -96,7 +107,7 @@ def main() -> None:
         for name, value in image_environment(args.dockerfile, build_args).items():
             print(f"export {name}={shlex.quote(value)}")
     else:
-        replay(args.dockerfile, build_args)
+        replay(args.dockerfile, build_args, args.root)
 
 
 if __name__ == "__main__":
