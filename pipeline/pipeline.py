@@ -57,6 +57,7 @@ def create_pipeline(config: configs.PipelineConfig,
         cache_dir=config.fid_cache_dir,
         serving_dir=config.serving_dir,
         baseline_tolerance=config.fid_baseline_tolerance,
+        compressed_precisions=",".join(config.compressed_precisions),
         code_version=configs.code_version())
 
     pusher = GeneratorPusher(
@@ -64,7 +65,8 @@ def create_pipeline(config: configs.PipelineConfig,
         model_blessing=fid_evaluator.outputs["blessing"],
         evaluation=fid_evaluator.outputs["evaluation"],
         serving_dir=config.serving_dir,
-        keep_versions=config.keep_versions)
+        keep_versions=config.keep_versions,
+        compressed_fid_tolerance=config.compressed_fid_tolerance)
 
     return tfx.dsl.Pipeline(
         pipeline_name=configs.PIPELINE_NAME,
