@@ -26,7 +26,7 @@ from components import evaluation_report, push
 from components.extractors import EXTRACTORS, FeatureExtractor, build_extractor
 from modules import data, metrics
 from modules.export import (COMPRESSED_PRECISIONS, IMAGES_OUTPUT, NOISE_INPUT,
-                            SERVING_SIGNATURE, export_compressed)
+                            SERVING_SIGNATURE, export_compressed, read_metadata)
 from modules.fid_cache import FidCache, pixels_fingerprint, sha256_hex
 from modules.images import to_uint8, viewable_grid, write_png
 
@@ -108,6 +108,7 @@ def generate(serving_model_dir: str, count: int, seed: int, batch_size: int = 25
     """Samples an exported generator through its serving signature, as uint8 pixels
     quantized exactly as the real images were."""
     serve = tf.saved_model.load(serving_model_dir).signatures[SERVING_SIGNATURE]
+    batch_size = min(batch_size, read_metadata(serving_model_dir).get("max_samples", batch_size))
     latent_dim = serve.structured_input_signature[1][NOISE_INPUT].shape[-1]
     noise = np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
     batches = [serve(**{NOISE_INPUT: tf.constant(noise[start:start + batch_size])})[IMAGES_OUTPUT]

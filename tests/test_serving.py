@@ -167,6 +167,16 @@ COMPARE_PRECISIONS = textwrap.dedent(r"""
 """)
 
 
+def test_a_compressed_copy_is_pushed_only_within_the_fid_tolerance():
+    metrics = {"fid": 2.0, "compressed": {"float16": {"fid": 2.05}, "int8": {"fid": 2.3},
+                                          "other": {"fid": float("nan")}}}
+    decisions = {d.precision: d for d in push.compressed_decisions(metrics, tolerance=0.05)}
+    assert decisions["float16"].push and "2.0500 is within 2.1000" in decisions["float16"].reason
+    assert not decisions["int8"].push and "beyond" in decisions["int8"].reason
+    assert not decisions["other"].push and "no finite FID" in decisions["other"].reason
+    assert push.compressed_decisions({"fid": 2.0}, 0.05) == []
+
+
 def test_push_is_complete_deduplicated_and_carries_its_evaluation(tmp_path, model_dir):
     base = str(tmp_path / "serving")
     first = push.push(model_dir, base, {"fid": 2.0}, clock=lambda: 1000)
@@ -396,18 +406,19 @@ def test_client_writes_a_grid_over_rest_and_grpc_with_the_same_images(serving_di
         assert client.main(["--server", rest.url, "--num-samples", "9", "--seed", "1",
                             "--output", str(tmp_path / "grid.png")]) == 0
         _, request_path, request_body = rest.requests[-1]
+        capsys.readouterr()
         assert client.main(["--server", rest.url, "--metadata"]) == 0
+        printed_over_rest = json.loads(capsys.readouterr().out)
         assert client.main(["--protocol", "grpc", "--server", grpc_server.address,
                             "--metadata"]) == 0
+        printed_over_grpc = json.loads(capsys.readouterr().out)
     assert over_rest == over_grpc and len(over_rest) == 6
     assert request_path == "/v1/models/generator:predict"
     assert json.loads(request_body) == {"signature_name": "generate",
                                         "inputs": {"num_samples": 9, "seed": 1}}
     grid = np.asarray(Image.open(tmp_path / "grid.png"))
     assert grid.shape[0] == grid.shape[1] and grid.shape[0] > 3 * 16
-    printed = capsys.readouterr().out.split("\n}\n")
-    assert json.loads(printed[1] + "}") == json.loads(printed[2] + "}") == {
-        **METADATA, "fid": 1.5, "max_samples": 32}
+    assert printed_over_rest == printed_over_grpc == {**METADATA, "fid": 1.5, "max_samples": 32}
 
 
 def test_256_images_of_64x64x3_travel_as_pngs_only(large_serving_dir):
