@@ -25,7 +25,8 @@ from absl import logging
 from components import evaluation_report, push
 from components.extractors import EXTRACTORS, FeatureExtractor, build_extractor
 from modules import data, metrics
-from modules.export import IMAGES_OUTPUT, NOISE_INPUT, SERVING_SIGNATURE
+from modules.export import (COMPRESSED_PRECISIONS, IMAGES_OUTPUT, NOISE_INPUT,
+                            SERVING_SIGNATURE, export_compressed, read_metadata)
 from modules.fid_cache import FidCache, pixels_fingerprint, sha256_hex
 from modules.images import to_uint8, viewable_grid, write_png
 
@@ -36,6 +37,7 @@ REAL_GRID_FILE = "real_grid.png"
 BLESSED_FILE = "BLESSED"
 NOT_BLESSED_FILE = "NOT_BLESSED"
 GRID_IMAGES = 64
+COMPRESSED_DIR = "compressed"  # <evaluation>/compressed/<precision>/: the scored copies
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +52,7 @@ class EvaluationConfig:
     cache_dir: str = ""               # real features and classifiers; "" disables caching
     serving_dir: str = ""             # where the served generator (the baseline) lives
     baseline_tolerance: float = 0.0   # bless when FID <= served FID * (1 + tolerance)
+    compressed_precisions: tuple[str, ...] = ()  # reduced-precision copies to score too
 
     def __post_init__(self):
         if self.num_samples < 2:
@@ -60,6 +63,10 @@ class EvaluationConfig:
             raise ValueError(f"unknown FID extractor {self.extractor!r}; choose one of {EXTRACTORS}")
         if self.baseline_tolerance < 0:
             raise ValueError(f"baseline_tolerance must be >= 0, got {self.baseline_tolerance}")
+        unknown = set(self.compressed_precisions) - set(COMPRESSED_PRECISIONS)
+        if unknown:
+            raise ValueError(f"unknown compressed precision(s) {sorted(unknown)}; choose "
+                             f"from {COMPRESSED_PRECISIONS}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +108,7 @@ def generate(serving_model_dir: str, count: int, seed: int, batch_size: int = 25
     """Samples an exported generator through its serving signature, as uint8 pixels
     quantized exactly as the real images were."""
     serve = tf.saved_model.load(serving_model_dir).signatures[SERVING_SIGNATURE]
+    batch_size = min(batch_size, read_metadata(serving_model_dir).get("max_samples", batch_size))
     latent_dim = serve.structured_input_signature[1][NOISE_INPUT].shape[-1]
     noise = np.random.default_rng(seed).standard_normal((count, latent_dim)).astype(np.float32)
     batches = [serve(**{NOISE_INPUT: tf.constant(noise[start:start + batch_size])})[IMAGES_OUTPUT]
@@ -174,6 +182,20 @@ def served_baseline(config: EvaluationConfig, comparison: dict, extractor: Featu
                                   f"were measured differently")
 
 
+def score_compressed(serving_model_dir: str, evaluation_dir: str, config: EvaluationConfig,
+                     extractor: FeatureExtractor, real_features: np.ndarray) -> dict:
+    """Writes each reduced-precision copy of the generator and its FID, measured exactly
+    as the float32 generator's (same noise, extractor and real features)."""
+    compressed = {}
+    for precision in config.compressed_precisions:
+        path = os.path.join(evaluation_dir, COMPRESSED_DIR, precision)
+        export_compressed(serving_model_dir, path, precision)
+        images = generate(path, config.num_samples, config.seed)
+        fid, refusal = fid_or_refusal(real_features, extractor.features(images))
+        compressed[precision] = {"fid": fid, "fid_refusal": refusal, "path": path}
+    return compressed
+
+
 def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_model_dir: str,
              config: EvaluationConfig, evaluation_dir: str) -> dict:
     """Scores the generator, decides, and writes metrics, grids and the HTML report."""
@@ -227,6 +249,8 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
         "blessed": decision.blessed,
         "reason": decision.reason,
     }
+    result["compressed"] = score_compressed(serving_model_dir, evaluation_dir, config,
+                                           extractor, real_features)
     holdout_accuracy = getattr(getattr(extractor, "classifier", None), "holdout_accuracy", None)
     if holdout_accuracy is not None:
         result["extractor_holdout_accuracy"] = holdout_accuracy

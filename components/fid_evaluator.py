@@ -21,6 +21,7 @@ def FidEvaluator(
     cache_dir: Parameter[str] = "",
     serving_dir: Parameter[str] = "",
     baseline_tolerance: Parameter[float] = 0.0,
+    compressed_precisions: Parameter[str] = "",
     code_version: Parameter[str] = "",
 ) -> None:
     """Scores `num_samples` generated images against the eval split (FID, KID,
@@ -30,13 +31,16 @@ def FidEvaluator(
 
     Writes `metrics.json`, sample grids and `report.html` into `evaluation`,
     and a `blessing` that Pusher accepts (custom property `blessed` = 1).
+    `compressed_precisions` ("float16,int8"): reduced-precision copies of the generator
+    written into `evaluation` and scored the same way (`metrics.json`'s "compressed").
     `code_version` only keys the cache to our code.
     """
     del code_version
     config = fid_evaluation.EvaluationConfig(
         fid_threshold=fid_threshold, num_samples=num_samples, seed=seed, extractor=extractor,
         extractor_path=extractor_path, cache_dir=cache_dir, serving_dir=serving_dir,
-        baseline_tolerance=baseline_tolerance)
+        baseline_tolerance=baseline_tolerance,
+        compressed_precisions=tuple(p for p in compressed_precisions.split(",") if p))
     result = fid_evaluation.evaluate(
         transformed_examples.uri, transform_graph.uri,
         os.path.join(model.uri, SERVING_MODEL_SUBDIR), config, evaluation.uri)

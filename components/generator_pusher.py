@@ -18,6 +18,7 @@ def GeneratorPusher(
     pushed_model: OutputArtifact[artifacts.PushedModel],
     serving_dir: Parameter[str],
     keep_versions: Parameter[int] = 5,
+    compressed_fid_tolerance: Parameter[float] = 0.05,
     code_version: Parameter[str] = "",
 ) -> None:
     """Pushes the model when blessed: atomically, deduplicated, keeping `keep_versions`.
@@ -25,7 +26,10 @@ def GeneratorPusher(
     `code_version` only keys the cache to our code.
 
     Records `pushed` (1/0), `pushed_version` and `pushed_destination` on the
-    PushedModel artifact, as TFX's Pusher does.
+    PushedModel artifact, as TFX's Pusher does. The evaluation's compressed copies
+    whose FID is within `compressed_fid_tolerance` of the model's go beside it, into
+    `serving_dir/<precision>/`, with the same version number when it is free
+    (`compressed` records what happened to each).
     """
     del code_version
     if model_blessing.get_int_custom_property("blessed") != 1:
@@ -42,3 +46,18 @@ def GeneratorPusher(
     pushed_model.set_string_custom_property("pushed_destination", result.destination or "")
     pushed_model.set_int_custom_property("pushed_version", result.version or 0)
     pushed_model.set_string_custom_property("reason", result.reason)
+    if not result.pushed:
+        return
+    outcomes = []
+    for decision in push.compressed_decisions(metrics, compressed_fid_tolerance):
+        outcome = decision.reason
+        if decision.push:
+            scored = metrics["compressed"][decision.precision]
+            copy = push.push(scored["path"],
+                             push.compressed_serving_dir(serving_dir, decision.precision),
+                             {**metrics, "fid": scored["fid"], "float32_fid": metrics["fid"]},
+                             keep_versions=keep_versions, clock=lambda: result.version)
+            outcome += f"; {copy.reason}"
+        logging.info("Pusher, compressed copy: %s", outcome)
+        outcomes.append(outcome)
+    pushed_model.set_string_custom_property("compressed", "\n".join(outcomes))

@@ -3,7 +3,9 @@
 TF Serving watches `<serving_dir>/<integer version>/` and loads the highest
 version. So a version directory must appear only when complete (written under a
 hidden staging name, then renamed), old versions are pruned without touching
-the one being served, and re-pushing an identical model is a no-op.
+the one being served, and re-pushing an identical model is a no-op. Pushes into one
+folder take turns (an exclusive lock on a hidden file in it), so two pipeline runs
+pushing in the same second get distinct versions.
 
 Each version carries, in `assets.extra/` (which TF Serving ignores), the
 evaluation that blessed it (`evaluation.json`) and a record of the push
@@ -11,11 +13,15 @@ evaluation that blessed it (`evaluation.json`) and a record of the push
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import hashlib
 import json
+import math
 import os
 import shutil
+import tempfile
 import time
 
 from modules.export import metadata_asset_path
@@ -24,6 +30,7 @@ EXTRA_DIR = "assets.extra"
 EVALUATION_FILE = "evaluation.json"
 PUSH_RECORD_FILE = "push.json"
 STAGING_PREFIX = ".staging-"
+LOCK_FILE = ".push.lock"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +89,25 @@ def push(model_dir: str, serving_dir: str, evaluation: dict, keep_versions: int 
     if not os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
         raise FileNotFoundError(f"no SavedModel in {model_dir}")
     fingerprint = model_fingerprint(model_dir)
+    os.makedirs(serving_dir, exist_ok=True)
+    with _exclusive(serving_dir):
+        return _push_locked(model_dir, serving_dir, evaluation, keep_versions, clock,
+                            fingerprint)
+
+
+@contextlib.contextmanager
+def _exclusive(serving_dir: str):
+    """Holds the folder's push lock (flock: released by the kernel if the process dies)."""
+    with open(os.path.join(serving_dir, LOCK_FILE), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _push_locked(model_dir: str, serving_dir: str, evaluation: dict, keep_versions: int,
+                 clock, fingerprint: str) -> PushResult:
     existing = versions(serving_dir)
     for version in existing:
         record = read_version_file(serving_dir, version, PUSH_RECORD_FILE) or {}
@@ -90,11 +116,10 @@ def push(model_dir: str, serving_dir: str, evaluation: dict, keep_versions: int 
                               f"the same model is already version {version}")
 
     previously_served = existing[-1] if existing else None
-    version = max(int(clock()), (previously_served or 0) + 1)
+    taken = [int(name) for name in os.listdir(serving_dir) if name.isdigit()]  # even partial
+    version = max([int(clock())] + [number + 1 for number in taken])
     destination = os.path.join(serving_dir, str(version))
-    staging = os.path.join(serving_dir, f"{STAGING_PREFIX}{version}-{os.getpid()}")
-    os.makedirs(serving_dir, exist_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = os.path.join(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=serving_dir), "model")
     try:
         shutil.copytree(model_dir, staging)
         _complete_metadata(staging, evaluation)
@@ -105,7 +130,7 @@ def push(model_dir: str, serving_dir: str, evaluation: dict, keep_versions: int 
             "model_fingerprint": fingerprint, "pushed_at": clock(), "source": model_dir})
         os.rename(staging, destination)  # atomic: TF Serving never sees a partial version
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(os.path.dirname(staging), ignore_errors=True)
 
     present = versions(serving_dir)
     keep = set(present[-keep_versions:]) | {version}
@@ -115,6 +140,39 @@ def push(model_dir: str, serving_dir: str, evaluation: dict, keep_versions: int 
         if old not in keep:
             shutil.rmtree(os.path.join(serving_dir, str(old)))
     return PushResult(True, version, destination, f"pushed as version {version}")
+
+
+def compressed_serving_dir(serving_dir: str, precision: str) -> str:
+    """A compressed copy's own TF Serving model folder, inside the float32 one (whose
+    server ignores it: the name is not an integer version)."""
+    return os.path.join(serving_dir, precision)
+
+
+@dataclasses.dataclass(frozen=True)
+class CompressedDecision:
+    precision: str
+    push: bool
+    reason: str
+
+
+def compressed_decisions(metrics: dict, tolerance: float) -> list[CompressedDecision]:
+    """Which scored compressed copies (`metrics["compressed"]`) are good enough to serve:
+    those whose FID is at most the float32 generator's FID * (1 + tolerance)."""
+    fid = metrics.get("fid")
+    decisions = []
+    for precision, scored in sorted((metrics.get("compressed") or {}).items()):
+        candidate = scored.get("fid")
+        if fid is None or candidate is None or not (math.isfinite(fid)
+                                                    and math.isfinite(candidate)):
+            decisions.append(CompressedDecision(precision, False, f"{precision}: no finite FID "
+                                                f"to compare ({candidate} vs {fid})"))
+            continue
+        limit = fid * (1.0 + tolerance)
+        verdict = "within" if candidate <= limit else "beyond"
+        decisions.append(CompressedDecision(
+            precision, candidate <= limit, f"{precision}: FID {candidate:.4f} is {verdict} "
+            f"{limit:.4f} (float32 FID {fid:.4f}, tolerance {tolerance})"))
+    return decisions
 
 
 def _complete_metadata(model_dir: str, evaluation: dict) -> None:

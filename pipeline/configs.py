@@ -8,6 +8,7 @@ import pathlib
 from components.ingest_config import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_REJECTED_FRACTION,
                                       IngestOptions, IngestSettings)
 from components.schema_rules import DataExpectations
+from modules.export import COMPRESSED_PRECISIONS
 from modules.images import MIN_IMAGE_SIZE, ImageSpec
 from modules.metrics import FID_EXTRACTORS
 from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
@@ -64,6 +65,11 @@ class PipelineConfig:
     fid_extractor_path: str = ""          # Inception weights / extractor model (path or URL)
     fid_baseline_tolerance: float = 0.0   # bless only if FID <= served FID * (1 + tolerance)
     keep_versions: int = 5                # pushed versions kept in serving_dir
+    # Reduced-precision copies of the generator ("float16", "int8"), each scored beside the
+    # float32 one and pushed to serving_dir/<precision>/ when its FID is at most the float32
+    # FID * (1 + compressed_fid_tolerance). Empty: none.
+    compressed_precisions: tuple[str, ...] = ()
+    compressed_fid_tolerance: float = 0.05
     # `make run`'s training choices (see README, "Training"): an averaged generator, a
     # lower learning rate than DCGAN's 2e-4 (steadier on the small digits, where EMA then
     # averages less noise), and the best snapshot by a cheap FID every 500 steps, scored
@@ -88,6 +94,12 @@ class PipelineConfig:
             raise ValueError(f"the {self.fid_extractor} FID extractor needs fid_extractor_path")
         if self.fid_baseline_tolerance < 0:
             raise ValueError("fid_baseline_tolerance must be >= 0")
+        unknown = set(self.compressed_precisions) - set(COMPRESSED_PRECISIONS)
+        if unknown:
+            raise ValueError(f"compressed_precisions must be among {COMPRESSED_PRECISIONS}, "
+                             f"got {sorted(unknown)}")
+        if self.compressed_fid_tolerance < 0:
+            raise ValueError("compressed_fid_tolerance must be >= 0")
         if self.keep_versions < 1:
             raise ValueError(f"keep_versions must be at least 1, got {self.keep_versions}")
         if self.fid_num_samples < 2:

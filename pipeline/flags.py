@@ -60,6 +60,15 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-fraction", type=float, default=defaults.train_fraction)
     parser.add_argument("--keep-versions", type=int, default=defaults.keep_versions,
                         help="pushed versions to keep in the serving folder")
+    parser.add_argument("--compressed-precisions", default=",".join(
+                            defaults.compressed_precisions), metavar="float16,int8",
+                        help="also score reduced-precision copies of the generator and push "
+                             "each to SERVING_DIR/<precision>/ when its FID is within "
+                             "--compressed-fid-tolerance of the float32 one ('' for none)")
+    parser.add_argument("--compressed-fid-tolerance", type=float,
+                        default=defaults.compressed_fid_tolerance,
+                        help="push a compressed copy only if its FID <= float32 FID * "
+                             "(1 + tolerance)")
     parser.add_argument("--no-cache", action="store_true", help="rerun every component")
     parser.add_argument("--beam-arg", action="append", default=None,
                         help="a Beam pipeline argument (repeatable); default: "
@@ -94,6 +103,8 @@ def pipeline_config(args: argparse.Namespace, *, data_dir: str, output_dir: str,
         fid_baseline_tolerance=args.fid_tolerance,
         train_fraction=args.train_fraction,
         keep_versions=args.keep_versions,
+        compressed_precisions=tuple(p for p in args.compressed_precisions.split(",") if p),
+        compressed_fid_tolerance=args.compressed_fid_tolerance,
         trainer=dataclasses.replace(defaults.trainer, batch_size=args.batch_size,
                                     **trainer_options(args.trainer_option)),
         beam_pipeline_args=tuple(args.beam_arg or defaults.beam_pipeline_args),

@@ -58,6 +58,7 @@ def create_pipeline(config: configs.PipelineConfig,
         cache_dir=config.fid_cache_dir,
         serving_dir=config.serving_dir,
         baseline_tolerance=config.fid_baseline_tolerance,
+        compressed_precisions=",".join(config.compressed_precisions),
         code_version=code_version(configs.EVALUATION_MODULE))
 
     pusher = GeneratorPusher(
@@ -66,6 +67,7 @@ def create_pipeline(config: configs.PipelineConfig,
         evaluation=fid_evaluator.outputs["evaluation"],
         serving_dir=config.serving_dir,
         keep_versions=config.keep_versions,
+        compressed_fid_tolerance=config.compressed_fid_tolerance,
         code_version=code_version(configs.PUSH_MODULE))
 
     return tfx.dsl.Pipeline(

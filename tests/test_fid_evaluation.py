@@ -251,6 +251,24 @@ def test_baseline_uses_recorded_metrics_only_when_comparable(served):
     assert rescored.fid == pytest.approx(metrics.fid(real, extractor.features(served_pixels)))
 
 
+def test_compressed_copies_are_scored_like_the_model(served, tmp_path):
+    model_dir, _ = served
+    config = EvaluationConfig(fid_threshold=1e9, num_samples=80,
+                              compressed_precisions=("float16", "int8"))
+    extractor = PixelExtractor()
+    real = extractor.features(np.random.default_rng(0).integers(0, 255, (100, 8, 8, 1)))
+    scored = fid_evaluation.score_compressed(model_dir, str(tmp_path / "evaluation"), config,
+                                             extractor, real)
+    original = metrics.fid(real, extractor.features(fid_evaluation.generate(model_dir, 80, 0)))
+    assert set(scored) == {"float16", "int8"}
+    for precision, result in scored.items():
+        assert result["fid"] == pytest.approx(original, rel=0.05), precision
+        assert result["fid_refusal"] is None
+        assert os.path.isfile(os.path.join(result["path"], "saved_model.pb"))
+    with pytest.raises(ValueError, match="unknown compressed precision"):
+        EvaluationConfig(fid_threshold=1.0, compressed_precisions=("int4",))
+
+
 def test_report_is_self_contained_and_finds_copied_training_images():
     rng = np.random.default_rng(0)
     train = rng.integers(0, 255, (50, 8, 8, 1), dtype=np.uint8)

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from components import push
 from tests.metadata_store import node_executions
 from pipeline import bundled_data, configs, run_local
 from modules.training_config import TrainerConfig
@@ -37,7 +38,8 @@ def pipeline_run(tmp_path_factory):
     config = configs.PipelineConfig(
         data_dir=str(root / "digits"), output_dir=str(root / "out"),
         serving_dir=str(root / "serving"), train_steps=300, fid_threshold=1e9,
-        fid_num_samples=300,
+        fid_num_samples=300, compressed_precisions=("float16", "int8"),
+        compressed_fid_tolerance=1e9,
         trainer=dataclasses.replace(TrainerConfig(), log_every_steps=100, sample_every_steps=100))
     run_local.run(config, runner="local")
     return config
@@ -79,10 +81,18 @@ def test_every_component_ran_and_the_generator_was_blessed_and_pushed(pipeline_r
     assert result["baseline_fid"] is None and result["baseline_source"] == "nothing is served yet"
     for name in ("generated_grid.png", "real_grid.png", "report.html"):
         assert os.path.getsize(os.path.join(evaluation.uri, name)) > 0
-    served_version = os.listdir(pipeline_run.serving_dir)[0]
-    with open(os.path.join(pipeline_run.serving_dir, served_version, "assets.extra",
-                           "evaluation.json")) as source:
-        assert json.load(source)["fid"] == result["fid"]
+    (served_version,) = push.versions(pipeline_run.serving_dir)
+    assert push.read_version_file(pipeline_run.serving_dir, served_version,
+                                  push.EVALUATION_FILE)["fid"] == result["fid"]
+    # The compressed copies, scored the same way and pushed beside it with its version.
+    assert set(result["compressed"]) == {"float16", "int8"}
+    for precision, scored in result["compressed"].items():
+        assert 0 < scored["fid"] < 1e9
+        copies = push.compressed_serving_dir(pipeline_run.serving_dir, precision)
+        assert push.versions(copies) == [served_version]
+        assert push.read_version_file(copies, served_version,
+                                      push.EVALUATION_FILE)["fid"] == scored["fid"]
+    assert pushed[0].custom_properties["compressed"].string_value.count("within") == 2
 
     model_run = store.get_artifacts_by_type("ModelRun")[0]
     assert os.path.isfile(os.path.join(model_run.uri, "sample_grid.png"))
@@ -93,9 +103,8 @@ def test_every_component_ran_and_the_generator_was_blessed_and_pushed(pipeline_r
 
 @pytest.mark.e2e
 def test_pushed_generator_serves_in_a_process_that_imports_only_tensorflow(pipeline_run):
-    versions = os.listdir(pipeline_run.serving_dir)
-    assert len(versions) == 1 and versions[0].isdigit()
-    version_dir = os.path.join(pipeline_run.serving_dir, versions[0])
+    (version,) = push.versions(pipeline_run.serving_dir)
+    version_dir = os.path.join(pipeline_run.serving_dir, str(version))
     assert os.path.isfile(os.path.join(version_dir, "saved_model.pb"))
 
     completed = subprocess.run([sys.executable, "-c", LOAD_PUSHED_MODEL, version_dir],
@@ -116,7 +125,7 @@ def test_second_run_with_the_beam_runner_is_served_from_cache(pipeline_run):
     _, executions = node_executions(pipeline_run.metadata_path)
     for node in COMPONENTS:
         assert executions[node][-1].last_known_state == metadata_store_pb2.Execution.CACHED, node
-    assert len(os.listdir(pipeline_run.serving_dir)) == 1
+    assert len(push.versions(pipeline_run.serving_dir)) == 1
 
 
 @pytest.mark.e2e
@@ -175,8 +184,8 @@ def test_tfrecord_input_with_its_own_image_feature_name_and_rgb_16x16(tmp_path):
 
     _, executions = node_executions(config.metadata_path)
     assert "FileBasedExampleGen" in executions and "FidEvaluator" in executions
-    (version,) = os.listdir(config.serving_dir)
-    serve = tf.saved_model.load(os.path.join(config.serving_dir, version)).signatures[
+    (version,) = push.versions(config.serving_dir)
+    serve = tf.saved_model.load(os.path.join(config.serving_dir, str(version))).signatures[
         "serving_default"]
     images = serve(noise=tf.zeros([2, TrainerConfig().latent_dim]))["images"].numpy()
     assert images.shape == (2, 16, 16, 3) and np.all((images >= 0) & (images <= 1))

@@ -41,3 +41,15 @@ def test_a_tfds_dataset_that_is_not_prepared_stops_the_run_with_one_message(tmp_
                         "--data-dir", str(tmp_path / "tfds"), "--output-dir", str(tmp_path)])
     assert stop.value.__context__ is None or stop.value.__suppress_context__
     assert not (tmp_path / "metadata.sqlite").exists()  # stopped before the pipeline started
+
+
+def test_compressed_copies_are_off_by_default_and_one_flag_turns_them_on(tmp_path):
+    out = ["--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
+    default, _ = run_local.parse_args(out)
+    assert default.compressed_precisions == ()
+    config, _ = run_local.parse_args(out + ["--compressed-precisions", "float16,int8",
+                                            "--compressed-fid-tolerance", "0.1"])
+    assert config.compressed_precisions == ("float16", "int8")
+    assert config.compressed_fid_tolerance == 0.1
+    with pytest.raises(ValueError, match=r"compressed_precisions must be among .*'int4'"):
+        run_local.parse_args(out + ["--compressed-precisions", "int4"])
