@@ -35,7 +35,7 @@ refs=(HEAD)
 if branch=$(git -C "$repo" symbolic-ref -q HEAD); then refs+=("$branch"); fi
 git -C "$repo" bundle create -q "$rootfs/root/gan-pipeline.bundle" "${refs[@]}"
 rootfs_run "
-  grep PRETTY_NAME /etc/os-release; ldd --version | head -1
+  grep PRETTY_NAME /etc/os-release; ldd --version | sed -n 1p
   echo \"python3 on PATH: \$(python3 --version)\${PYTHON:+; PYTHON=\$PYTHON}\"
   git -c init.defaultBranch=main clone -q /root/gan-pipeline.bundle /root/gan-pipeline && cd /root/gan-pipeline
   for target in ${MAKE_TARGETS:-setup run test}; do

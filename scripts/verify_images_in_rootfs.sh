@@ -36,7 +36,7 @@ rootfs_run "
   $(replay --print-env kubeflow/Dockerfile.cpu)
   echo '==> the image environment:'; echo \"python: \$(command -v python)\"
   grep PRETTY_NAME /etc/os-release
-  ldd --version | head -1
+  ldd --version | sed -n 1p
   cd /
   python -c 'import sys, tfx, tensorflow, kfp, kubeflow, components
 print(\"Python\", sys.version.split()[0], \"| tfx\", tfx.__version__,
@@ -46,7 +46,7 @@ print(\"components package:\", components.__file__)'
   echo '==> distributions that install a top-level kubeflow module:'
   grep -l '^kubeflow/' \$VIRTUAL_ENV/lib/python3.*/site-packages/*.dist-info/RECORD
   echo '==> the TFX container entrypoint, as KFP starts it:'
-  python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor --help | head -12
+  python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor --help | sed -n 1,12p
   echo '==> the Kubeflow tests on the image stack:'
   cd $context && python -m pytest -q -p no:cacheprovider \
     tests/test_kubeflow_compile.py tests/test_kubeflow_schedule.py
