@@ -61,8 +61,9 @@ def main() -> None:
               f"digits, {pipeline.fid_num_samples} samples; floor (training vs held-out) "
               f"{floor:.4f}")
         start = time.perf_counter()
-        cheap_fid = CheapFid.from_training_images(training_images, config.fid_samples,
-                                                  config.latent_dim, config.seed, cache)
+        cheap_fid = CheapFid.from_training_images("domain_classifier", training_images,
+                                                  config.fid_samples, config.latent_dim,
+                                                  config.seed, cache)
         stream = ImageStream(lambda order: tf.data.Dataset.from_tensor_slices(
             from_uint8(train_pixels)[..., None]))
         budget = time.perf_counter() - start

@@ -8,6 +8,9 @@ other code), so cached real statistics are keyed by it.
 - `domain_classifier`: a small classifier trained with a fixed seed on the
   training split (no downloads; needs labeled data); the same one the Trainer's
   best-snapshot selection uses, shared through the FID cache.
+- `self_supervised`: a small encoder trained with a fixed seed on the training
+  split by SimCLR's contrastive objective (no downloads, no labels needed; see
+  `modules.self_supervised`); shared with the Trainer like the classifier.
 - `inception`: Inception-v3 with the standard FID weights, the 2015-12-05 graph
   that TTUR, pytorch-fid and TF-GAN use, read from a path or URL the user gives
   (`classify_image_graph_def.pb`, or the `inception-2015-12-05.tgz` that holds
@@ -32,10 +35,11 @@ import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
 import tensorflow as tf
 
-from modules.domain_classifier import DomainClassifier, TrainingImages, cached_domain_classifier
 from modules.fid_cache import FidCache, sha256_hex
 from modules.images import from_uint8
 from modules.metrics import FID_EXTRACTORS
+from modules.trained_extractors import (TRAINED_EXTRACTORS, TrainedModel,
+                                        cached_trained_extractor, training_images)
 
 EXTRACTORS = FID_EXTRACTORS
 EXTRACTOR_PATH_SETTING = "fid_extractor_path (--fid-extractor-path)"
@@ -56,13 +60,15 @@ class FeatureExtractor(abc.ABC):
         """uint8 images [N, H, W, C] to float64 features [N, D]."""
 
 
-class DomainClassifierExtractor(FeatureExtractor):
-    def __init__(self, classifier: DomainClassifier, identity: str):
-        self.classifier = classifier
+class TrainedExtractor(FeatureExtractor):
+    """The domain classifier or the self-supervised encoder (`modules.trained_extractors`)."""
+
+    def __init__(self, model: TrainedModel, identity: str):
+        self.model = model
         self.identity = identity
 
     def features(self, pixels):
-        return self.classifier.features(from_uint8(pixels))
+        return self.model.features(from_uint8(pixels))
 
 
 class InceptionExtractor(FeatureExtractor):
@@ -168,19 +174,19 @@ def _read_inception_graph(source: str) -> bytes:
     return content
 
 
-def domain_classifier_extractor(train_pixels: np.ndarray, train_labels: np.ndarray,
-                                seed: int, cache: FidCache | None) -> DomainClassifierExtractor:
-    """The classifier the Trainer's best-snapshot selection used (same images, seed and
+def trained_extractor(name: str, train_pixels: np.ndarray, train_labels: np.ndarray,
+                      seed: int, cache: FidCache | None) -> TrainedExtractor:
+    """The extractor the Trainer's best-snapshot selection used (same images, seed and
     code, so the same cache entry): loaded from `cache`, else trained and stored."""
-    classifier, identity = cached_domain_classifier(
-        TrainingImages.select([(train_pixels, train_labels)]), seed, cache)
-    return DomainClassifierExtractor(classifier, identity)
+    model, identity = cached_trained_extractor(
+        name, training_images(name, [(train_pixels, train_labels)]), seed, cache)
+    return TrainedExtractor(model, identity)
 
 
 def build_extractor(name: str, path: str, train_pixels: np.ndarray, train_labels: np.ndarray,
                     seed: int, cache: FidCache | None) -> FeatureExtractor:
-    if name == "domain_classifier":
-        return domain_classifier_extractor(train_pixels, train_labels, seed, cache)
+    if name in TRAINED_EXTRACTORS:
+        return trained_extractor(name, train_pixels, train_labels, seed, cache)
     if name == "inception":
         return InceptionExtractor(path)
     if name == "saved_model":

@@ -251,7 +251,7 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
     }
     result["compressed"] = score_compressed(serving_model_dir, evaluation_dir, config,
                                            extractor, real_features)
-    holdout_accuracy = getattr(getattr(extractor, "classifier", None), "holdout_accuracy", None)
+    holdout_accuracy = getattr(getattr(extractor, "model", None), "holdout_accuracy", None)
     if holdout_accuracy is not None:
         result["extractor_holdout_accuracy"] = holdout_accuracy
 

@@ -93,10 +93,11 @@ def train_domain_classifier(pixels: np.ndarray, label_ids: np.ndarray, spec: Ima
 
 @dataclasses.dataclass(frozen=True)
 class TrainingImages:
-    """The classifier's training images: of the labeled images, the `limit` with the smallest
-    content digests, in digest order. A function of the set of images alone, so the Trainer
-    (streaming its split) and the evaluator (holding it in memory) select the same images,
-    in the same order, whatever order they read them in, with a bounded memory."""
+    """An extractor's training images: of the labeled images (or of all images, labels
+    ignored, with `labeled_only` False), the `limit` with the smallest content digests, in
+    digest order. A function of the set of images alone, so the Trainer (streaming its
+    split) and the evaluator (holding it in memory) select the same images, in the same
+    order, whatever order they read them in, with a bounded memory."""
 
     pixels: np.ndarray   # uint8 [N, H, W, C], as the ingested PNGs held them
     labels: np.ndarray   # label ids [N]
@@ -104,7 +105,8 @@ class TrainingImages:
 
     @classmethod
     def select(cls, batches: Iterable[tuple[np.ndarray, np.ndarray]],
-               limit: int = ClassifierConfig.max_train_images) -> "TrainingImages":
+               limit: int = ClassifierConfig.max_train_images,
+               labeled_only: bool = True) -> "TrainingImages":
         """From (uint8 pixels, label ids) batches, e.g. `modules.data.uint8_batches`; holds
         at most about twice `limit` images at a time."""
         def smallest(pool):
@@ -114,13 +116,16 @@ class TrainingImages:
 
         pool = []
         for pixels, labels in batches:
-            labeled = labels >= 0
-            pool.append((pixels[labeled], labels[labeled],
-                         image_digests(pixels[labeled], labels[labeled])))
+            if labeled_only:
+                kept = labels >= 0
+                pool.append((pixels[kept], labels[kept], image_digests(pixels[kept],
+                                                                        labels[kept])))
+            else:
+                pool.append((pixels, labels, image_digests(pixels)))
             if sum(len(digests) for _, _, digests in pool) >= 2 * limit:
                 pool = [smallest(pool)]
         if not pool:
-            raise ValueError("no training images to train the domain classifier on")
+            raise ValueError("no training images to train the FID extractor on")
         return cls(*smallest(pool))
 
     @property

@@ -2,7 +2,10 @@
 
 FID follows the reference implementations (TTUR/pytorch-fid): the matrix square
 root of S1·S2 via `scipy.linalg.sqrtm`, retried with a small diagonal offset
-when it is not finite, and rejected when its imaginary part is not negligible.
+when it is not finite. Where that root has a non-negligible imaginary part
+(pytorch-fid gives up there), a rank-deficient covariance such as a collapsed
+generator's, the trace is taken through the symmetric form as TF-GAN does:
+Tr sqrt(S1^½ S2 S1^½), whose eigenvalues are real and non-negative.
 KID is the unbiased MMD² with the cubic polynomial kernel, averaged over subsets.
 """
 from __future__ import annotations
@@ -13,7 +16,7 @@ import numpy as np
 from scipy import linalg
 
 # Feature extractors the evaluator can use (implemented in components/extractors.py).
-FID_EXTRACTORS = ("domain_classifier", "inception", "saved_model")
+FID_EXTRACTORS = ("domain_classifier", "self_supervised", "inception", "saved_model")
 SQRTM_OFFSET = 1e-6
 MAX_IMAGINARY_COMPONENT = 1e-3
 
@@ -45,12 +48,22 @@ def frechet_distance(a: FeatureStatistics, b: FeatureStatistics) -> float:
         offset = np.eye(a.covariance.shape[0]) * SQRTM_OFFSET
         root = linalg.sqrtm((a.covariance + offset).dot(b.covariance + offset))
     if np.iscomplexobj(root):
-        imaginary = np.max(np.abs(np.diagonal(root).imag))
-        if not np.allclose(np.diagonal(root).imag, 0, atol=MAX_IMAGINARY_COMPONENT):
-            raise ValueError(f"FID square root has an imaginary component of {imaginary}")
-        root = root.real
+        if np.allclose(np.diagonal(root).imag, 0, atol=MAX_IMAGINARY_COMPONENT):
+            trace_root = np.trace(root.real)
+        else:
+            trace_root = _symmetric_trace_root(a.covariance, b.covariance)
+    else:
+        trace_root = np.trace(root)
     return float(difference.dot(difference) + np.trace(a.covariance) + np.trace(b.covariance)
-                 - 2.0 * np.trace(root))
+                 - 2.0 * trace_root)
+
+
+def _symmetric_trace_root(first: np.ndarray, second: np.ndarray) -> float:
+    """Tr sqrt(S1 S2) = Tr sqrt(S1^½ S2 S1^½) for covariances (positive semi-definite)."""
+    values, vectors = np.linalg.eigh(first)
+    root_first = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    inner = np.linalg.eigvalsh(root_first @ second @ root_first)
+    return float(np.sum(np.sqrt(np.clip(inner, 0, None))))
 
 
 def fid(real_activations: np.ndarray, fake_activations: np.ndarray) -> float:

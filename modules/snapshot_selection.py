@@ -2,10 +2,11 @@
 
 DCGAN quality often peaks and then degrades, so the last weights are not
 necessarily the best. Every N steps the generator that would be exported (the
-EMA one when on) is scored with FID in the domain classifier's feature space
-(the FidEvaluator's classifier, shared through the FID cache) against training
-images (not the eval split, which stays untouched for the FidEvaluator's
-verdict); a better score copies its weights into the snapshot.
+EMA one when on) is scored with FID in the feature space of the FidEvaluator's
+extractor (the domain classifier or the self-supervised encoder, shared through
+the FID cache) against training images (not the eval split, which stays
+untouched for the FidEvaluator's verdict); a better score copies its weights
+into the snapshot.
 The snapshot and its score are checkpointed, so a resume keeps them.
 """
 from __future__ import annotations
@@ -18,10 +19,11 @@ import tensorflow as tf
 from absl import logging
 
 from modules import metrics
-from modules.domain_classifier import DomainClassifier, TrainingImages, cached_domain_classifier
+from modules.domain_classifier import TrainingImages
 from modules.fid_cache import FidCache
 from modules.images import from_uint8, to_uint8
 from modules.keras import keras
+from modules.trained_extractors import TrainedModel, cached_trained_extractor
 
 
 class BestSnapshot(tf.Module):
@@ -49,25 +51,26 @@ class BestSnapshot(tf.Module):
 
 
 class CheapFid:
-    """FID of a generator's samples against fixed real images, in domain-classifier features."""
+    """FID of a generator's samples against fixed real images, in a trained extractor's
+    features."""
 
-    def __init__(self, classifier: DomainClassifier, real_pixels: np.ndarray, num_samples: int,
+    def __init__(self, extractor: TrainedModel, real_pixels: np.ndarray, num_samples: int,
                  latent_dim: int, seed: int):
-        self.classifier = classifier
-        self.real_features = classifier.features(real_pixels)
+        self.extractor = extractor
+        self.real_features = extractor.features(real_pixels)
         self.noise = np.random.default_rng(seed).standard_normal(
             (num_samples, latent_dim)).astype(np.float32)
 
     @classmethod
-    def from_training_images(cls, images: TrainingImages, num_samples: int, latent_dim: int,
-                             seed: int, cache: FidCache | None) -> "CheapFid":
-        """Scores against `num_samples` of `images`, with the classifier the FidEvaluator
-        uses too (trained here, or loaded from `cache`)."""
-        classifier, identity = cached_domain_classifier(images, seed, cache)
-        logging.info("Snapshot-selection classifier %s: holdout accuracy %.3f", identity,
-                     classifier.holdout_accuracy)
+    def from_training_images(cls, extractor: str, images: TrainingImages, num_samples: int,
+                             latent_dim: int, seed: int, cache: FidCache | None) -> "CheapFid":
+        """Scores against `num_samples` of `images` (`trained_extractors.training_images`),
+        with the extractor named `extractor` that the FidEvaluator uses too (trained here, or
+        loaded from `cache`)."""
+        model, identity = cached_trained_extractor(extractor, images, seed, cache)
+        logging.info("Snapshot selection scores in the features of %s", identity)
         real = np.random.default_rng(seed).permutation(len(images.pixels))[:num_samples]
-        return cls(classifier, from_uint8(images.pixels[real]), num_samples, latent_dim, seed)
+        return cls(model, from_uint8(images.pixels[real]), num_samples, latent_dim, seed)
 
     def __call__(self, generator: keras.Model) -> float:
         images = generator.predict(self.noise, batch_size=512, verbose=0)
@@ -75,7 +78,7 @@ class CheapFid:
             return math.nan
         # Quantized as the real images were stored, as the FidEvaluator does.
         return metrics.fid(self.real_features,
-                           self.classifier.features(from_uint8(to_uint8(images))))
+                           self.extractor.features(from_uint8(to_uint8(images))))
 
 
 class SnapshotSelector(keras.callbacks.Callback):

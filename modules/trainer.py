@@ -18,7 +18,6 @@ from modules import data
 from modules.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint, all_finite,
                                    checkpoint_directory)
 from modules.distribution import distribution_strategy, worker_directory
-from modules.domain_classifier import TrainingImages
 from modules.export import export_generator
 from modules.fid_cache import FidCache
 from modules.gan import GAN
@@ -27,6 +26,7 @@ from modules.keras import keras
 from modules.losses import get_loss
 from modules.networks import build_discriminator, build_generator
 from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
+from modules.trained_extractors import TRAINED_EXTRACTORS, training_images
 from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
                                      LOCATION_KEYS, TrainerConfig)
 
@@ -240,14 +240,22 @@ def train(config: TrainerConfig, images: data.ImageStream, train_steps: int, run
 
 def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output,
                    cache: FidCache | None) -> CheapFid | None:
-    """The snapshot scorer, when configured and the training images carry labels."""
+    """The snapshot scorer, when configured, with the FidEvaluator's extractor (trained here
+    or loaded from `cache`) when that is one trained on the training split."""
     if not config.fid_every_steps:
+        return None
+    extractor = config.fid_extractor
+    if extractor not in TRAINED_EXTRACTORS:
+        logging.warning("Best-snapshot selection is off: it scores with an extractor trained "
+                        "on the training split (%s), not %s", ", ".join(TRAINED_EXTRACTORS),
+                        extractor)
         return None
     try:
         return CheapFid.from_training_images(
-            TrainingImages.select(data.uint8_batches(train_files, tf_transform_output)),
+            extractor,
+            training_images(extractor, data.uint8_batches(train_files, tf_transform_output)),
             config.fid_samples, config.latent_dim, config.seed, cache)
-    except ValueError as error:  # e.g. unlabeled images: no classifier to extract features
+    except ValueError as error:  # e.g. the domain classifier on unlabeled images
         logging.warning("Best-snapshot selection is off: %s", error)
         return None
 

@@ -6,6 +6,7 @@ import dataclasses
 from typing import Any, Mapping
 
 from modules.images import ImageSpec
+from modules.metrics import FID_EXTRACTORS
 
 LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
 AUGMENTATIONS = ("color", "translation", "cutout")
@@ -67,6 +68,9 @@ class TrainerConfig:
     checkpoint_every_steps: int = 500
     fid_every_steps: int = 0                # cheap FID for best-snapshot selection; 0 = off
     fid_samples: int = 500
+    # The FidEvaluator's extractor, which selection scores with when it is one trained on
+    # the training split (`modules.trained_extractors`); set by the pipeline.
+    fid_extractor: str = "domain_classifier"
     on_non_finite: str = "stop"             # or "rollback" to the last good checkpoint
     max_rollbacks: int = 3                  # then stop anyway
 
@@ -87,6 +91,9 @@ class TrainerConfig:
                              f"got {self.on_non_finite!r}")
         if self.max_rollbacks < 0:
             raise ValueError(f"max_rollbacks must be >= 0, got {self.max_rollbacks}")
+        if self.fid_extractor not in FID_EXTRACTORS:
+            raise ValueError(f"unknown fid_extractor {self.fid_extractor!r}; choose one of "
+                             f"{FID_EXTRACTORS}")
         if self.fid_every_steps < 0:
             raise ValueError(f"fid_every_steps must be >= 0, got {self.fid_every_steps}")
         for name in ("fid_samples", "checkpoint_every_steps", "discriminator_steps", "batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",

@@ -61,7 +61,7 @@ class PipelineConfig:
     train_steps: int = 6000
     fid_threshold: float = 5.0
     fid_num_samples: int = 1000
-    fid_extractor: str = "domain_classifier"   # or "inception", "saved_model"
+    fid_extractor: str = "domain_classifier"   # or "self_supervised", "inception", "saved_model"
     fid_extractor_path: str = ""          # Inception weights / extractor model (path or URL)
     fid_baseline_tolerance: float = 0.0   # bless only if FID <= served FID * (1 + tolerance)
     keep_versions: int = 5                # pushed versions kept in serving_dir
@@ -90,7 +90,7 @@ class PipelineConfig:
         if self.fid_extractor not in FID_EXTRACTORS:
             raise ValueError(f"fid_extractor must be one of {FID_EXTRACTORS}, "
                              f"got {self.fid_extractor!r}")
-        if self.fid_extractor != "domain_classifier" and not self.fid_extractor_path:
+        if self.fid_extractor in ("inception", "saved_model") and not self.fid_extractor_path:
             raise ValueError(f"the {self.fid_extractor} FID extractor needs fid_extractor_path")
         if self.fid_baseline_tolerance < 0:
             raise ValueError("fid_baseline_tolerance must be >= 0")
@@ -123,11 +123,13 @@ class PipelineConfig:
         return os.path.join(self.output_dir, "metadata.sqlite")
 
     def trainer_custom_config(self) -> dict:
-        """The Trainer's `custom_config`: its own settings plus the image shape, and where
-        its checkpoints and the FID cache (shared with the FidEvaluator) live."""
+        """The Trainer's `custom_config`: its own settings plus the image shape and the FID
+        extractor (its snapshot selection scores with the FidEvaluator's), and where its
+        checkpoints and the FID cache (shared with the FidEvaluator) live."""
         settings = dataclasses.asdict(self.trainer)
         trainer = module_of(RUN_FN)
         settings.update(image_size=self.image_size, channels=self.channels,
+                        fid_extractor=self.fid_extractor,
                         **{CODE_VERSION_KEY: code_version(trainer),
                            TRAINING_CODE_VERSION_KEY: code_version(
                                trainer, exclude=NOT_TRAINING_MODULES),

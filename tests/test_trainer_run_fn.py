@@ -1,14 +1,17 @@
 """The Trainer's entry point, `run_fn`, on real Transform output: a diverged run exports
-nothing, and the domain classifier that best-snapshot selection trains is the one the
-FidEvaluator then loads."""
+nothing, and the extractor that best-snapshot selection trains (the domain classifier on
+labeled images, the self-supervised encoder on unlabeled ones) is the one the FidEvaluator
+then loads."""
 import dataclasses
+import glob
 import os
 import types
 
 import pytest
+import tensorflow as tf
 
 from components import fid_evaluation
-from modules import domain_classifier
+from modules import domain_classifier, self_supervised
 from modules.checkpointing import NonFiniteTrainingError, checkpoint_directory
 from modules.data import fingerprint, split_file_patterns
 from modules.trainer import run_fn
@@ -20,6 +23,32 @@ from tests.transform_output import write_transform_output
 @pytest.fixture(scope="module")
 def transformed(tmp_path_factory) -> tuple[str, str]:
     return write_transform_output(str(tmp_path_factory.mktemp("transform")), count=300)
+
+
+@pytest.fixture(scope="module")
+def unlabeled(tmp_path_factory) -> tuple[str, str]:
+    return write_transform_output(str(tmp_path_factory.mktemp("unlabeled")), count=300,
+                                  labeled=False)
+
+
+def counted_trainings(monkeypatch, module, name: str) -> list:
+    """Records every call of `module.name` (the extractor's training function)."""
+    trainings = []
+    train = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        trainings.append(args)
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return trainings
+
+
+def scored_steps(run_dir: str) -> list[int]:
+    """The steps at which snapshot selection wrote a cheap FID to TensorBoard."""
+    return sorted(event.step for path in glob.glob(os.path.join(run_dir, "train", "events.*"))
+                  for event in tf.compat.v1.train.summary_iterator(path)
+                  for value in event.summary.value if value.tag == "cheap_fid")
 
 
 def fn_args(transformed, tmp_path, train_steps: int, **custom_config) -> types.SimpleNamespace:
@@ -47,14 +76,7 @@ def test_a_diverged_run_stops_with_the_clear_error_and_writes_no_serving_model(t
 
 def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp_path,
                                                                monkeypatch):
-    trainings = []
-    train_domain_classifier = domain_classifier.train_domain_classifier
-
-    def counted(*args, **kwargs):
-        trainings.append(args)
-        return train_domain_classifier(*args, **kwargs)
-
-    monkeypatch.setattr(domain_classifier, "train_domain_classifier", counted)
+    trainings = counted_trainings(monkeypatch, domain_classifier, "train_domain_classifier")
     locations = {CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
                  FID_CACHE_KEY: str(tmp_path / "fid_cache")}
     args = fn_args(transformed, tmp_path, 20, fid_every_steps=10, fid_samples=100, **locations)
@@ -79,3 +101,30 @@ def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp
     (entry,) = [name for name in os.listdir(locations[FID_CACHE_KEY])
                 if name.startswith("classifier-")]
     assert result["extractor"] == "domain_classifier:" + entry[len("classifier-"):-len(".npz")]
+
+
+def test_unlabeled_images_get_snapshot_selection_with_the_self_supervised_extractor(
+        unlabeled, tmp_path, monkeypatch):
+    trainings = counted_trainings(monkeypatch, self_supervised, "train_self_supervised")
+    cache_dir = str(tmp_path / "fid_cache")
+    args = fn_args(unlabeled, tmp_path, 20, fid_every_steps=10, fid_samples=100,
+                   fid_extractor="self_supervised",
+                   **{CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
+                      FID_CACHE_KEY: cache_dir})
+
+    run_fn(args)
+
+    assert len(trainings) == 1
+    assert scored_steps(args.model_run_dir) == [10, 20]
+    examples_uri, transform_graph_uri = unlabeled
+    result = fid_evaluation.evaluate(
+        examples_uri, transform_graph_uri, args.serving_model_dir,
+        fid_evaluation.EvaluationConfig(fid_threshold=1e9, num_samples=100, kid_subsets=10,
+                                        seed=TrainerConfig(**TINY).seed,
+                                        extractor="self_supervised", cache_dir=cache_dir),
+        str(tmp_path / "evaluation"))
+
+    assert len(trainings) == 1  # the evaluator loaded the Trainer's
+    (entry,) = [name for name in os.listdir(cache_dir)
+                if name.startswith(self_supervised.CACHE_PREFIX + "-")]
+    assert result["extractor"] == "self_supervised:" + entry[len("self_supervised-"):-4]

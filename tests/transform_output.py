@@ -11,9 +11,9 @@ IMAGE_CONFIG = {"image_size": 8, "channels": 1}
 EVAL_EVERY = 5  # every fifth digit goes to the eval split
 
 
-def write_transform_output(root: str, count: int) -> tuple[str, str]:
-    """Transforms the first `count` digits; returns (transformed examples URI, transform
-    graph URI)."""
+def write_transform_output(root: str, count: int, labeled: bool = True) -> tuple[str, str]:
+    """Transforms the first `count` digits (without their labels when not `labeled`, as
+    ingest writes a flat folder); returns (transformed examples URI, transform graph URI)."""
     import apache_beam as beam
     import tensorflow as tf
     import tensorflow_transform as tft
@@ -26,7 +26,8 @@ def write_transform_output(root: str, count: int) -> tuple[str, str]:
     from pipeline.bundled_data import digits_as_uint8
 
     pixels, labels = digits_as_uint8()
-    raw = [{"image": png_bytes(image[:, :, None]), "label": str(label).encode()}
+    raw = [{"image": png_bytes(image[:, :, None]),
+            "label": str(label).encode() if labeled else b""}
            for image, label in zip(pixels[:count], labels[:count])]
     raw_metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
         "image": tf.io.FixedLenFeature([], tf.string),
