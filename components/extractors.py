@@ -64,6 +64,11 @@ class DomainClassifierExtractor(FeatureExtractor):
     def features(self, pixels):
         return self.classifier.features(from_uint8(pixels))
 
+    def class_logits(self, pixels: np.ndarray) -> np.ndarray:
+        """Class logits [N, classes] (extractors that classify have this, for the
+        classifier score)."""
+        return self.classifier.logits(from_uint8(pixels))
+
 
 class InceptionExtractor(FeatureExtractor):
     def __init__(self, source: str, batch_size: int = 50):

@@ -67,6 +67,10 @@ class CheapFid:
         logging.info("Snapshot-selection classifier %s: holdout accuracy %.3f", identity,
                      classifier.holdout_accuracy)
         real = np.random.default_rng(seed).permutation(len(images.pixels))[:num_samples]
+        refusal = metrics.fid_sample_refusal(
+            min(len(real), num_samples), classifier.extractor.output_shape[-1])
+        if refusal:  # small data: scoring snapshots would only ever be refused
+            raise ValueError(f"{refusal} (training images or fid_samples)")
         return cls(classifier, from_uint8(images.pixels[real]), num_samples, latent_dim, seed)
 
     def __call__(self, generator: keras.Model) -> float:
@@ -74,8 +78,12 @@ class CheapFid:
         if not np.isfinite(images).all():
             return math.nan
         # Quantized as the real images were stored, as the FidEvaluator does.
-        return metrics.fid(self.real_features,
-                           self.classifier.features(from_uint8(to_uint8(images))))
+        fid, refusal = metrics.fid_or_refusal(
+            self.real_features, self.classifier.features(from_uint8(to_uint8(images))))
+        if refusal:
+            logging.warning("Snapshot not scored: %s", refusal)
+            return math.nan
+        return fid
 
 
 class SnapshotSelector(keras.callbacks.Callback):

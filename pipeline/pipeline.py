@@ -49,14 +49,13 @@ def create_pipeline(config: configs.PipelineConfig,
         transformed_examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         model=trainer.outputs["model"],
-        fid_threshold=config.fid_threshold,
+        gate=config.gate.to_json(),
         num_samples=config.fid_num_samples,
         seed=config.trainer.seed,
         extractor=config.fid_extractor,
         extractor_path=config.fid_extractor_path,
         cache_dir=config.fid_cache_dir,
         serving_dir=config.serving_dir,
-        baseline_tolerance=config.fid_baseline_tolerance,
         code_version=configs.code_version())
 
     pusher = GeneratorPusher(

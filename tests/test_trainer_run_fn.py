@@ -70,7 +70,7 @@ def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp
     examples_uri, transform_graph_uri = transformed
     result = fid_evaluation.evaluate(
         examples_uri, transform_graph_uri, args.serving_model_dir,
-        fid_evaluation.EvaluationConfig(fid_threshold=1e9, num_samples=100, kid_subsets=10,
+        fid_evaluation.EvaluationConfig(num_samples=100, kid_subsets=10,
                                         seed=TrainerConfig(**TINY).seed,
                                         cache_dir=locations[FID_CACHE_KEY]),
         str(tmp_path / "evaluation"))
@@ -78,4 +78,4 @@ def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp
     assert len(trainings) == 1  # the evaluator loaded the Trainer's
     (entry,) = [name for name in os.listdir(locations[FID_CACHE_KEY])
                 if name.startswith("classifier-")]
-    assert result["extractor"] == "domain_classifier:" + entry[len("classifier-"):-len(".npz")]
+    assert result.extractor == "domain_classifier:" + entry[len("classifier-"):-len(".npz")]
