@@ -109,7 +109,7 @@ def report(kind: str, extractor: extractors.FeatureExtractor, train_pixels: np.n
         scores = fid_evaluation.score(real, extractor.features(pixels[:count]), config)
         ratio = "refused" if scores.fid is None else f"{scores.fid / floor:9.2f}x"
         print(f"  {name:40s} {ratio:>10s} {scores.precision_recall.precision:10.3f} "
-              f"{scores.precision_recall.recall:8.3f}")
+              f"{scores.precision_recall.recall:8.3f}", flush=True)
 
 
 def main() -> None:

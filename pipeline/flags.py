@@ -89,14 +89,6 @@ def pipeline_config(args: argparse.Namespace, *, data_dir: str, output_dir: str,
                     serving_dir: str) -> configs.PipelineConfig:
     """The `PipelineConfig` of parsed flags, with the paths the runner resolved."""
     defaults = configs.PipelineConfig()
-    try:
-        return _pipeline_config(args, defaults, data_dir, output_dir, serving_dir)
-    except ValueError as error:  # a setting out of range: one line naming it, no traceback
-        raise SystemExit(f"error: {error}") from None
-
-
-def _pipeline_config(args: argparse.Namespace, defaults: configs.PipelineConfig, data_dir: str,
-                     output_dir: str, serving_dir: str) -> configs.PipelineConfig:
     return configs.PipelineConfig(
         data_dir=data_dir,
         input_format=args.input_format,

@@ -12,6 +12,7 @@ import pytest
 import tensorflow as tf
 
 from benchmarks import datasets
+from benchmarks.gate_calibration import average_pooling_extractor
 from components import fid_evaluation
 from components.quality_gate import EvaluationResult, GateConfig
 from modules.export import export_generator
@@ -98,19 +99,6 @@ def test_bad_generators_are_never_blessed_on_the_digits(digits_transformed, tmp_
     for name in ("constant image", "one training image repeated"):
         assert results[name].recall < GateConfig().min_recall
         assert results[name].inception_score < 1.5  # one class: the score's minimum is 1
-
-
-def average_pooling_extractor(path: str, size: int, channels: int, cells: int = 4) -> str:
-    """A SavedModel under the `saved_model` extractor contract: the mean of each cell."""
-    class Pooling(tf.Module):
-        @tf.function(input_signature=[tf.TensorSpec([None, size, size, channels], tf.float32)])
-        def serve(self, images):
-            pooled = tf.nn.avg_pool2d(images / 255.0, size // cells, size // cells, "VALID")
-            return {"features": tf.reshape(pooled, [-1, cells * cells * channels])}
-
-    module = Pooling()
-    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
-    return path
 
 
 def test_bad_generators_are_never_blessed_on_rgb_photos(tmp_path):
