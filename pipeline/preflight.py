@@ -79,17 +79,21 @@ def probe_feature_dim(config: configs.PipelineConfig, extractor: str) -> int | N
     from components.extractors import ExtractorError, build_extractor
 
     blank = np.zeros((2, config.image_size, config.image_size, config.channels), np.uint8)
+    cannot_take = (f"{PATH_FLAG}: the {extractor} extractor at {config.fid_extractor_path!r} "
+                   f"cannot take {config.image_size}x{config.image_size}x{config.channels} "
+                   f"images (--image-size, --channels)")
     try:
-        return int(build_extractor(extractor, config.fid_extractor_path, None, None, 0,
-                                   None).features(blank).shape[1])
+        model = build_extractor(extractor, config.fid_extractor_path, None, None, 0, None)
     except ExtractorError as error:
         raise PreflightError(f"{PATH_FLAG}: {error}") from None
+    declared = getattr(model, "input_shape", None)
+    if declared is not None and not declared.is_compatible_with(blank.shape):
+        raise PreflightError(f"{cannot_take}: its input is declared {declared}")
+    try:
+        return int(model.features(blank).shape[1])
     except Exception as error:  # TensorFlow raises many types for a wrong input shape
-        raise PreflightError(
-            f"{PATH_FLAG}: the {extractor} extractor at {config.fid_extractor_path!r} cannot "
-            f"take {config.image_size}x{config.image_size}x{config.channels} images "
-            f"(--image-size, --channels): {type(error).__name__}: "
-            f"{str(error).splitlines()[0] if str(error) else ''}") from None
+        raise PreflightError(f"{cannot_take}: {type(error).__name__}: "
+                             f"{(str(error).splitlines() or [''])[0]}") from None
 
 
 def check(config: configs.PipelineConfig) -> str | None:
