@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from components.quality_gate import EvaluationResult
 from modules.images import png_bytes, upscale_nearest, viewable_grid
 
 NEIGHBOUR_SAMPLES = 8
@@ -43,29 +44,39 @@ def _number(value) -> str:
 
 
 METRIC_ROWS = (
+    ("fid_ratio", "FID in floor units (FID / real-vs-real floor)"),
     ("fid", "FID (lower is better)"),
-    ("fid_real_floor", "real-vs-real FID floor"),
+    ("fid_real_floor", "real-vs-real FID floor (same extractor, same sample counts)"),
+    ("fid_refusal", "why FID is missing"),
     ("kid_mean", "KID"),
     ("kid_std", "KID standard deviation"),
     ("precision", "precision (sample quality)"),
     ("recall", "recall (coverage; low means mode collapse)"),
-    ("fid_threshold", "FID threshold"),
+    ("inception_score", "Inception Score (classifier score; 1 to the number of classes)"),
     ("baseline_fid", "FID of the served model"),
     ("baseline_version", "served version"),
     ("baseline_source", "where the served FID comes from"),
     ("extractor", "feature extractor"),
+    ("extractor_feature_dim", "feature dimensions"),
     ("num_generated", "generated samples"),
     ("num_real_eval", "real eval images"),
+    ("num_real_floor", "training images in the floor"),
 )
 
 
-def render(metrics: dict, real: np.ndarray, generated: np.ndarray, train: np.ndarray) -> str:
+def render(result: EvaluationResult, real: np.ndarray, generated: np.ndarray,
+           train: np.ndarray) -> str:
     """The report page; `real`, `generated` and `train` are uint8 [N, H, W, C]."""
     cell = max(48, 4 * generated.shape[1])
     grid_width = 8 * cell
-    verdict = "BLESSED" if metrics["blessed"] else "NOT BLESSED"
-    rows = "".join(f"<tr><th>{html.escape(label)}</th><td>{_number(metrics.get(key))}</td></tr>"
-                   for key, label in METRIC_ROWS if key in metrics)
+    verdict = "BLESSED" if result.blessed else "NOT BLESSED"
+    rows = "".join(f"<tr><th>{html.escape(label)}</th>"
+                   f"<td>{_number(getattr(result, key))}</td></tr>"
+                   for key, label in METRIC_ROWS)
+    checks = "".join(
+        f"<tr><th>{html.escape(check.condition)}</th>"
+        f"<td>{'passed' if check.passed else '<b>FAILED</b>'}</td>"
+        f"<td>{html.escape(check.description)}</td></tr>" for check in result.checks)
     samples = generated[:NEIGHBOUR_SAMPLES]
     indices, distances = nearest_training_neighbours(samples, train)
     factor = max(1, cell // generated.shape[1])
@@ -80,7 +91,11 @@ def render(metrics: dict, real: np.ndarray, generated: np.ndarray, train: np.nda
 img{{image-rendering:pixelated}} .grids{{display:flex;gap:2em}}</style></head>
 <body>
 <h1>{verdict}</h1>
-<p>{html.escape(metrics["reason"])}</p>
+<p>Decided by <code>{html.escape(result.deciding_condition)}</code>:
+{html.escape(result.reason)}</p>
+<h2>The gate</h2>
+<table>{checks}</table>
+<h2>Measurements</h2>
 <table>{rows}</table>
 <div class="grids">
 <figure>{_img(viewable_grid(real), grid_width)}<figcaption>real (eval split)</figcaption></figure>

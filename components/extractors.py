@@ -70,6 +70,12 @@ class TrainedExtractor(FeatureExtractor):
     def features(self, pixels):
         return self.model.features(from_uint8(pixels))
 
+    def class_logits(self, pixels: np.ndarray) -> np.ndarray | None:
+        """Class logits [N, classes] for the classifier score, or None when the model does
+        not classify (the self-supervised encoder)."""
+        logits = getattr(self.model, "logits", None)
+        return None if logits is None else logits(from_uint8(pixels))
+
 
 class InceptionExtractor(FeatureExtractor):
     def __init__(self, source: str, batch_size: int = 50):
@@ -114,13 +120,16 @@ class SavedModelExtractor(FeatureExtractor):
                 from modules.keras import keras
 
                 self._call = keras.models.load_model(path, compile=False)
+                self.input_shape = tf.TensorShape(self._call.input_shape)
                 fingerprint_file = path
             else:
                 self._call = tf.saved_model.load(path).signatures["serving_default"]
+                (spec,) = self._call.structured_input_signature[1].values()
+                self.input_shape = spec.shape
                 fingerprint_file = os.path.join(path, "saved_model.pb")
             with tf.io.gfile.GFile(fingerprint_file, "rb") as source:
                 weights_id = sha256_hex(source.read())[:16]
-        except (OSError, KeyError, ValueError, tf.errors.OpError) as error:
+        except (OSError, KeyError, ValueError, tf.errors.OpError) as error:  # also: not one input
             raise ExtractorError(f"cannot load a feature extractor model from {path!r} "
                                  f"(setting {EXTRACTOR_PATH_SETTING}): {error}") from None
         self.identity = f"saved_model:{weights_id}:{self.output_name or ''}"

@@ -12,8 +12,6 @@ ever compared when they are comparable.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
@@ -23,10 +21,13 @@ import tensorflow_transform as tft
 from absl import logging
 
 from components import evaluation_report, push
-from components.extractors import EXTRACTORS, FeatureExtractor, build_extractor
+from components.extractors import FeatureExtractor, build_extractor
+from components.quality_gate import (Baseline, EvaluationResult, GateConfig, Measurements,
+                                     decide, finite_or_none)
 from modules import data, metrics
 from modules.export import (COMPRESSED_PRECISIONS, IMAGES_OUTPUT, NOISE_INPUT,
                             SERVING_SIGNATURE, export_compressed, read_metadata)
+from modules.metrics import AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES, resolve_extractor
 from modules.fid_cache import FidCache, pixels_fingerprint, sha256_hex
 from modules.images import to_uint8, viewable_grid, write_png
 
@@ -42,66 +43,27 @@ COMPRESSED_DIR = "compressed"  # <evaluation>/compressed/<precision>/: the score
 
 @dataclasses.dataclass(frozen=True)
 class EvaluationConfig:
-    fid_threshold: float
+    gate: GateConfig = GateConfig()
     num_samples: int = 1000
     seed: int = 0
     kid_subsets: int = 100
     precision_recall_k: int = 3
-    extractor: str = "domain_classifier"
+    extractor: str = AUTO_EXTRACTOR   # or one of FID_EXTRACTORS
     extractor_path: str = ""          # Inception weights or SavedModel, per the extractor
     cache_dir: str = ""               # real features and classifiers; "" disables caching
     serving_dir: str = ""             # where the served generator (the baseline) lives
-    baseline_tolerance: float = 0.0   # bless when FID <= served FID * (1 + tolerance)
     compressed_precisions: tuple[str, ...] = ()  # reduced-precision copies to score too
 
     def __post_init__(self):
         if self.num_samples < 2:
             raise ValueError(f"num_samples must be at least 2, got {self.num_samples}")
-        if math.isnan(self.fid_threshold):
-            raise ValueError("fid_threshold must be a number")
-        if self.extractor not in EXTRACTORS:
-            raise ValueError(f"unknown FID extractor {self.extractor!r}; choose one of {EXTRACTORS}")
-        if self.baseline_tolerance < 0:
-            raise ValueError(f"baseline_tolerance must be >= 0, got {self.baseline_tolerance}")
+        if self.extractor not in FID_EXTRACTOR_CHOICES:
+            raise ValueError(f"unknown FID extractor {self.extractor!r}; choose one of "
+                             f"{FID_EXTRACTOR_CHOICES}")
         unknown = set(self.compressed_precisions) - set(COMPRESSED_PRECISIONS)
         if unknown:
             raise ValueError(f"unknown compressed precision(s) {sorted(unknown)}; choose "
                              f"from {COMPRESSED_PRECISIONS}")
-
-
-@dataclasses.dataclass(frozen=True)
-class Baseline:
-    version: int | None
-    fid: float | None
-    source: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Decision:
-    blessed: bool
-    reason: str
-
-
-def decide(fid: float, threshold: float, baseline: Baseline, tolerance: float) -> Decision:
-    """Blesses when FID is finite, within the threshold and not worse than the served model's."""
-    if not math.isfinite(fid):
-        return Decision(False, f"FID is not available ({fid}): nothing to compare")
-    if fid > threshold:
-        return Decision(False, f"FID {fid:.4f} is above the threshold {threshold}")
-    if baseline.fid is None:
-        return Decision(True, f"FID {fid:.4f} is within the threshold {threshold}; "
-                              f"{baseline.source}")
-    if not math.isfinite(baseline.fid):
-        return Decision(True, f"FID {fid:.4f} is within the threshold {threshold}; the served "
-                              f"version {baseline.version} has no finite FID ({baseline.source})")
-    limit = baseline.fid * (1.0 + tolerance)
-    if fid > limit:
-        return Decision(False, f"FID {fid:.4f} is worse than the served version "
-                               f"{baseline.version}'s {baseline.fid:.4f} (limit {limit:.4f} with "
-                               f"tolerance {tolerance}; {baseline.source})")
-    return Decision(True, f"FID {fid:.4f} is within the threshold {threshold} and not worse than "
-                          f"the served version {baseline.version}'s {baseline.fid:.4f} (limit "
-                          f"{limit:.4f} with tolerance {tolerance}; {baseline.source})")
 
 
 def generate(serving_model_dir: str, count: int, seed: int, batch_size: int = 256) -> np.ndarray:
@@ -134,7 +96,9 @@ def cached_features(extractor: FeatureExtractor, pixels: np.ndarray, fingerprint
 
 @dataclasses.dataclass(frozen=True)
 class Scores:
-    fid: float
+    """None where a metric could not be computed (with the reason for FID)."""
+
+    fid: float | None
     kid: metrics.KernelInceptionDistance | None
     precision_recall: metrics.PrecisionRecall | None
     fid_refusal: str | None
@@ -143,31 +107,22 @@ class Scores:
 def score(real_features: np.ndarray, fake_features: np.ndarray, config: EvaluationConfig
           ) -> Scores:
     """FID (refused, with the reason, when either set has no more samples than dimensions),
-    KID and precision/recall."""
+    KID and precision/recall (absent when a set is too small for them)."""
     if not np.isfinite(fake_features).all():
-        return Scores(math.nan, None, None, "the generated images' features are not finite")
-    kid = metrics.kid(real_features, fake_features, subsets=config.kid_subsets, seed=config.seed)
-    pr = metrics.precision_recall(real_features, fake_features, k=config.precision_recall_k)
-    fid, refusal = fid_or_refusal(real_features, fake_features)
+        return Scores(None, None, None, "the generated images' features are not finite")
+    smaller = min(len(real_features), len(fake_features))
+    kid = metrics.kid(real_features, fake_features, subsets=config.kid_subsets,
+                      seed=config.seed) if smaller >= 2 else None
+    pr = metrics.precision_recall(real_features, fake_features, k=config.precision_recall_k
+                                  ) if smaller > config.precision_recall_k else None
+    fid, refusal = metrics.fid_or_refusal(real_features, fake_features)
     return Scores(fid, kid, pr, refusal)
 
 
-def fid_or_refusal(real_features: np.ndarray, fake_features: np.ndarray
-                   ) -> tuple[float, str | None]:
-    dim = real_features.shape[1]
-    smaller = min(len(real_features), len(fake_features))
-    if smaller <= dim:
-        return math.nan, (f"FID needs more samples than the {dim} feature dimensions, "
-                          f"but a set has only {smaller}")
-    try:
-        return metrics.fid(real_features, fake_features), None
-    except ValueError as error:  # the covariance product has no real square root
-        return math.nan, str(error)
-
-
 def served_baseline(config: EvaluationConfig, comparison: dict, extractor: FeatureExtractor,
-                    real_features: np.ndarray) -> Baseline:
-    """The served generator's FID, measured the same way as the candidate's."""
+                    real_features: np.ndarray, count: int) -> Baseline:
+    """The served generator's FID, measured the same way as the candidate's (`count`
+    samples)."""
     version = push.served_version(config.serving_dir) if config.serving_dir else None
     if version is None:
         return Baseline(None, None, "nothing is served yet")
@@ -175,30 +130,35 @@ def served_baseline(config: EvaluationConfig, comparison: dict, extractor: Featu
     if recorded.get("comparison") == comparison and recorded.get("fid") is not None:
         return Baseline(version, float(recorded["fid"]),
                         f"recorded when version {version} was pushed")
-    served = generate(os.path.join(config.serving_dir, str(version)), config.num_samples,
-                      config.seed)
-    fid, _ = fid_or_refusal(real_features, extractor.features(served))
+    served = generate(os.path.join(config.serving_dir, str(version)), count, config.seed)
+    fid, _ = metrics.fid_or_refusal(real_features, extractor.features(served))
     return Baseline(version, fid, f"version {version} re-scored now: its recorded metrics "
                                   f"were measured differently")
 
 
 def score_compressed(serving_model_dir: str, evaluation_dir: str, config: EvaluationConfig,
-                     extractor: FeatureExtractor, real_features: np.ndarray) -> dict:
+                     count: int, extractor: FeatureExtractor,
+                     real_features: np.ndarray) -> dict:
     """Writes each reduced-precision copy of the generator and its FID, measured exactly
     as the float32 generator's (same noise, extractor and real features)."""
     compressed = {}
     for precision in config.compressed_precisions:
         path = os.path.join(evaluation_dir, COMPRESSED_DIR, precision)
         export_compressed(serving_model_dir, path, precision)
-        images = generate(path, config.num_samples, config.seed)
-        fid, refusal = fid_or_refusal(real_features, extractor.features(images))
-        compressed[precision] = {"fid": fid, "fid_refusal": refusal, "path": path}
+        images = generate(path, count, config.seed)
+        fid, refusal = metrics.fid_or_refusal(real_features, extractor.features(images))
+        compressed[precision] = {"fid": finite_or_none(fid), "fid_refusal": refusal,
+                                 "path": path}
     return compressed
 
 
 def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_model_dir: str,
-             config: EvaluationConfig, evaluation_dir: str) -> dict:
-    """Scores the generator, decides, and writes metrics, grids and the HTML report."""
+             config: EvaluationConfig, evaluation_dir: str) -> EvaluationResult:
+    """Scores the generator, decides, and writes metrics, grids and the HTML report.
+
+    The generated set, the floor's training sample and the served generator's samples
+    have the same size: `num_samples`, or fewer when the training split is smaller (FID
+    is biased by the sample count, so the floor is only a unit at equal counts)."""
     tf_transform_output = tft.TFTransformOutput(transform_output_uri)
     train, train_labels = data.load_split(
         data.split_file_patterns(transformed_examples_uri, "train"), tf_transform_output)
@@ -206,58 +166,57 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
         data.split_file_patterns(transformed_examples_uri, "eval"), tf_transform_output)
     real_fingerprint = pixels_fingerprint(real)
     cache = FidCache(config.cache_dir) if config.cache_dir else None
-    extractor = build_extractor(config.extractor, config.extractor_path, train, train_labels,
-                                config.seed, cache)
-    generated = generate(serving_model_dir, config.num_samples, config.seed)
+    extractor = build_extractor(resolve_extractor(config.extractor,
+                                                  metrics.count_classes(train_labels)),
+                                config.extractor_path, train, train_labels, config.seed, cache)
+    count = min(config.num_samples, len(train))
+    generated = generate(serving_model_dir, count, config.seed)
 
     real_features = cached_features(extractor, real, real_fingerprint, cache)
-    floor_sample = np.random.default_rng(config.seed).permutation(len(train))[:config.num_samples]
-    floor_images = train[floor_sample]
+    floor_images = train[np.random.default_rng(config.seed).permutation(len(train))[:count]]
     floor_features = cached_features(extractor, floor_images, pixels_fingerprint(floor_images),
                                      cache)
     scores = score(real_features, extractor.features(generated), config)
-    floor, _ = fid_or_refusal(real_features, floor_features)
-    if scores.fid_refusal:
-        logging.warning("Not reporting FID: %s (KID is still reported)", scores.fid_refusal)
+    floor, floor_refusal = metrics.fid_or_refusal(real_features, floor_features)
+    if scores.fid_refusal or floor_refusal:
+        logging.warning("Not reporting FID: %s (KID is still reported)",
+                        scores.fid_refusal or floor_refusal)
+    logits = extractor.class_logits(generated) if hasattr(extractor, "class_logits") else None
+    inception_score = None if logits is None else metrics.classifier_score(logits)
 
     comparison = {"extractor": extractor.identity, "real_images": real_fingerprint,
-                  "num_samples": config.num_samples, "seed": config.seed}
-    baseline = served_baseline(config, comparison, extractor, real_features)
-    decision = decide(scores.fid, config.fid_threshold, baseline, config.baseline_tolerance)
-    result = {
-        "fid": scores.fid,
-        "fid_refusal": scores.fid_refusal,
-        "kid_mean": scores.kid.mean if scores.kid else math.nan,
-        "kid_std": scores.kid.std if scores.kid else math.nan,
-        "kid_subsets": config.kid_subsets,
-        "kid_subset_size": scores.kid.subset_size if scores.kid else 0,
-        "precision": scores.precision_recall.precision if scores.precision_recall else math.nan,
-        "recall": scores.precision_recall.recall if scores.precision_recall else math.nan,
-        "precision_recall_k": config.precision_recall_k,
-        "fid_real_floor": floor,
-        "fid_threshold": config.fid_threshold,
-        "baseline_version": baseline.version,
-        "baseline_fid": baseline.fid,
-        "baseline_source": baseline.source,
-        "baseline_tolerance": config.baseline_tolerance,
-        "num_generated": len(generated),
-        "num_real_eval": len(real),
-        "num_real_floor": len(floor_features),
-        "extractor": extractor.identity,
-        "extractor_feature_dim": int(real_features.shape[1]),
-        "comparison": comparison,
-        "blessed": decision.blessed,
-        "reason": decision.reason,
-    }
-    result["compressed"] = score_compressed(serving_model_dir, evaluation_dir, config,
-                                           extractor, real_features)
-    holdout_accuracy = getattr(getattr(extractor, "model", None), "holdout_accuracy", None)
-    if holdout_accuracy is not None:
-        result["extractor_holdout_accuracy"] = holdout_accuracy
+                  "num_samples": count, "seed": config.seed}
+    baseline = served_baseline(config, comparison, extractor, real_features, count)
+    measured = Measurements(scores.fid, scores.fid_refusal or floor_refusal, floor,
+                            scores.precision_recall.precision if scores.precision_recall
+                            else None,
+                            scores.precision_recall.recall if scores.precision_recall else None,
+                            inception_score)
+    decision = decide(measured, config.gate, baseline)
+    result = EvaluationResult(
+        fid=finite_or_none(scores.fid), fid_refusal=measured.fid_refusal,
+        fid_real_floor=finite_or_none(floor), fid_ratio=finite_or_none(measured.fid_ratio),
+        kid_mean=scores.kid.mean if scores.kid else None,
+        kid_std=scores.kid.std if scores.kid else None, kid_subsets=config.kid_subsets,
+        kid_subset_size=scores.kid.subset_size if scores.kid else 0,
+        precision=measured.precision, recall=measured.recall,
+        precision_recall_k=config.precision_recall_k,
+        inception_score=finite_or_none(inception_score),
+        num_generated=len(generated), num_real_eval=len(real),
+        num_real_floor=len(floor_features), extractor=extractor.identity,
+        extractor_feature_dim=int(real_features.shape[1]),
+        extractor_holdout_accuracy=getattr(getattr(extractor, "model", None),
+                                           "holdout_accuracy", None),
+        comparison=comparison, gate=config.gate, baseline_version=baseline.version,
+        baseline_fid=finite_or_none(baseline.fid), baseline_source=baseline.source,
+        checks=decision.checks, deciding_condition=decision.deciding,
+        blessed=decision.blessed, reason=decision.reason,
+        compressed=score_compressed(serving_model_dir, evaluation_dir, config, count,
+                                    extractor, real_features))
 
     tf.io.gfile.makedirs(evaluation_dir)
     with tf.io.gfile.GFile(os.path.join(evaluation_dir, METRICS_FILE), "w") as out:
-        json.dump(result, out, indent=2, allow_nan=True)
+        out.write(result.to_json())
     grid_sample = np.random.default_rng(config.seed).permutation(len(real))[:GRID_IMAGES]
     for name, pixels in ((GENERATED_GRID_FILE, generated[:GRID_IMAGES]),
                          (REAL_GRID_FILE, real[grid_sample])):
@@ -265,7 +224,7 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
     with tf.io.gfile.GFile(os.path.join(evaluation_dir, REPORT_FILE), "w") as out:
         out.write(evaluation_report.render(result, real[grid_sample], generated[:GRID_IMAGES],
                                            train))
-    logging.info("FID evaluation: %s", json.dumps(result))
+    logging.info("FID evaluation: %s", result.verdict)
     return result
 
 

@@ -50,6 +50,12 @@ class DomainClassifier:
         """float64 features [N, feature_dim] of images in [-1, 1]."""
         return self.extractor.predict(pixels, batch_size=batch_size, verbose=0).astype(np.float64)
 
+    def logits(self, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """float64 class logits [N, classes] of images in [-1, 1]: the softmax layer's
+        input, from the features (for the classifier score)."""
+        kernel, bias = self.model.layers[-1].get_weights()
+        return self.features(pixels, batch_size) @ kernel.astype(np.float64) + bias
+
 
 def build_classifier(spec: ImageSpec, num_classes: int, config: ClassifierConfig) -> keras.Model:
     images = keras.Input(spec.shape)

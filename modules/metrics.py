@@ -7,16 +7,23 @@ when it is not finite. Where that root has a non-negligible imaginary part
 generator's, the trace is taken through the symmetric form as TF-GAN does:
 Tr sqrt(S1^½ S2 S1^½), whose eigenvalues are real and non-negative.
 KID is the unbiased MMD² with the cubic polynomial kernel, averaged over subsets.
+The classifier score is the Inception Score with any classifier, as TF-GAN computes it.
 """
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, special
 
 # Feature extractors the evaluator can use (implemented in components/extractors.py).
 FID_EXTRACTORS = ("domain_classifier", "self_supervised", "inception", "saved_model")
+# The extractor setting's default: chosen once the labels are known (`resolve_extractor`).
+AUTO_EXTRACTOR = "auto"
+FID_EXTRACTOR_CHOICES = (AUTO_EXTRACTOR,) + FID_EXTRACTORS
+PATH_EXTRACTORS = ("inception", "saved_model")   # need fid_extractor_path
+LABELED_EXTRACTOR = "domain_classifier"      # needs labels of at least two classes
+UNLABELED_EXTRACTOR = "self_supervised"      # learns from the images alone
 SQRTM_OFFSET = 1e-6
 MAX_IMAGINARY_COMPONENT = 1e-3
 
@@ -69,6 +76,65 @@ def _symmetric_trace_root(first: np.ndarray, second: np.ndarray) -> float:
 def fid(real_activations: np.ndarray, fake_activations: np.ndarray) -> float:
     return frechet_distance(FeatureStatistics.of(real_activations),
                             FeatureStatistics.of(fake_activations))
+
+
+def fid_sample_refusal(count: int, dim: int) -> str | None:
+    """Why `count` samples of `dim`-d features cannot give an FID, or None if they can."""
+    if count <= dim:
+        return (f"FID needs more samples than the {dim} feature dimensions, but a set has "
+                f"only {count}")
+    return None
+
+
+def fid_or_refusal(real_activations: np.ndarray, fake_activations: np.ndarray
+                   ) -> tuple[float | None, str | None]:
+    """(FID, None), or (None, the reason) when it cannot be computed, so callers record
+    a refusal instead of failing."""
+    refusal = fid_sample_refusal(min(len(real_activations), len(fake_activations)),
+                                 np.shape(real_activations)[1])
+    if refusal:
+        return None, refusal
+    try:
+        value = fid(real_activations, fake_activations)
+    except ValueError as error:  # the covariance product has no real square root
+        return None, str(error)
+    if not np.isfinite(value):
+        return None, f"FID is not finite ({value})"
+    return value, None
+
+
+def count_classes(label_ids: np.ndarray | None) -> int:
+    """Distinct labels; negative ids mark unlabeled images."""
+    if label_ids is None:
+        return 0
+    label_ids = np.asarray(label_ids)
+    return len(np.unique(label_ids[label_ids >= 0]))
+
+
+def resolve_extractor(name: str, num_classes: int) -> str:
+    """The extractor `name` stands for: itself, or for `auto` the domain classifier when
+    the training images carry labels of at least two classes, else the self-supervised
+    one."""
+    if name != AUTO_EXTRACTOR:
+        return name
+    return LABELED_EXTRACTOR if num_classes >= 2 else UNLABELED_EXTRACTOR
+
+
+def classifier_score(logits: np.ndarray) -> float:
+    """exp(E_x[KL(p(y|x) || p(y))]) of class logits [N, K], in float64, as TF-GAN's
+    `classifier_score_from_logits` computes it (tensorflow_gan/python/eval/
+    classifier_metrics.py): p(y) is the mean of the softmax over the samples, and
+    log p(y|x) is the log-softmax of the logits. 1 for one class everywhere, at most K."""
+    logits = np.asarray(logits, np.float64)
+    if logits.ndim != 2:
+        raise ValueError(f"logits must be [N, K], got shape {logits.shape}")
+    log_p = logits - special.logsumexp(logits, axis=1, keepdims=True)
+    p = np.exp(log_p)
+    q = p.mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * (log_p - np.log(q)), 0.0)  # 0 log 0 = 0
+    kl = terms.sum(axis=1)
+    return float(np.exp(kl.mean()))
 
 
 @dataclasses.dataclass(frozen=True)

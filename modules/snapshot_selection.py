@@ -70,15 +70,24 @@ class CheapFid:
         model, identity = cached_trained_extractor(extractor, images, seed, cache)
         logging.info("Snapshot selection scores in the features of %s", identity)
         real = np.random.default_rng(seed).permutation(len(images.pixels))[:num_samples]
-        return cls(model, from_uint8(images.pixels[real]), num_samples, latent_dim, seed)
+        scorer = cls(model, from_uint8(images.pixels[real]), num_samples, latent_dim, seed)
+        refusal = metrics.fid_sample_refusal(min(len(real), num_samples),
+                                             scorer.real_features.shape[1])
+        if refusal:  # small data: scoring snapshots would only ever be refused
+            raise ValueError(f"{refusal} (training images or fid_samples)")
+        return scorer
 
     def __call__(self, generator: keras.Model) -> float:
         images = generator.predict(self.noise, batch_size=512, verbose=0)
         if not np.isfinite(images).all():
             return math.nan
         # Quantized as the real images were stored, as the FidEvaluator does.
-        return metrics.fid(self.real_features,
-                           self.extractor.features(from_uint8(to_uint8(images))))
+        fid, refusal = metrics.fid_or_refusal(
+            self.real_features, self.extractor.features(from_uint8(to_uint8(images))))
+        if refusal:
+            logging.warning("Snapshot not scored: %s", refusal)
+            return math.nan
+        return fid
 
 
 class SnapshotSelector(keras.callbacks.Callback):

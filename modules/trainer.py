@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 
-from modules import data
+from modules import data, metrics
 from modules.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint, all_finite,
                                    checkpoint_directory)
 from modules.distribution import distribution_strategy, worker_directory
@@ -244,7 +244,10 @@ def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output,
     or loaded from `cache`) when that is one trained on the training split."""
     if not config.fid_every_steps:
         return None
-    extractor = config.fid_extractor
+    extractor = metrics.resolve_extractor(config.fid_extractor, metrics.count_classes(
+        np.concatenate([labels for _, labels in data.uint8_batches(
+            train_files, tf_transform_output)]))) \
+        if config.fid_extractor == metrics.AUTO_EXTRACTOR else config.fid_extractor
     if extractor not in TRAINED_EXTRACTORS:
         logging.warning("Best-snapshot selection is off: it scores with an extractor trained "
                         "on the training split (%s), not %s", ", ".join(TRAINED_EXTRACTORS),

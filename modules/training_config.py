@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any, Mapping
 
 from modules.images import ImageSpec
-from modules.metrics import FID_EXTRACTORS
+from modules.metrics import AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES
 
 LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
 AUGMENTATIONS = ("color", "translation", "cutout")
@@ -70,7 +70,7 @@ class TrainerConfig:
     fid_samples: int = 500
     # The FidEvaluator's extractor, which selection scores with when it is one trained on
     # the training split (`modules.trained_extractors`); set by the pipeline.
-    fid_extractor: str = "domain_classifier"
+    fid_extractor: str = AUTO_EXTRACTOR
     on_non_finite: str = "stop"             # or "rollback" to the last good checkpoint
     max_rollbacks: int = 3                  # then stop anyway
 
@@ -91,9 +91,9 @@ class TrainerConfig:
                              f"got {self.on_non_finite!r}")
         if self.max_rollbacks < 0:
             raise ValueError(f"max_rollbacks must be >= 0, got {self.max_rollbacks}")
-        if self.fid_extractor not in FID_EXTRACTORS:
+        if self.fid_extractor not in FID_EXTRACTOR_CHOICES:
             raise ValueError(f"unknown fid_extractor {self.fid_extractor!r}; choose one of "
-                             f"{FID_EXTRACTORS}")
+                             f"{FID_EXTRACTOR_CHOICES}")
         if self.fid_every_steps < 0:
             raise ValueError(f"fid_every_steps must be >= 0, got {self.fid_every_steps}")
         for name in ("fid_samples", "checkpoint_every_steps", "discriminator_steps", "batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",

@@ -10,7 +10,8 @@ from components.ingest_config import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_REJECTED_F
 from components.schema_rules import DataExpectations
 from modules.export import COMPRESSED_PRECISIONS
 from modules.images import MIN_IMAGE_SIZE, ImageSpec
-from modules.metrics import FID_EXTRACTORS
+from components.quality_gate import GateConfig
+from modules.metrics import AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES, PATH_EXTRACTORS
 from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
                                      TRAINING_CODE_VERSION_KEY, TrainerConfig)
 from pipeline.code_version import code_version
@@ -59,11 +60,10 @@ class PipelineConfig:
     min_image_side: int = MIN_IMAGE_SIZE  # source sizes outside [min, max] stop the run
     max_image_side: int = 8192
     train_steps: int = 6000
-    fid_threshold: float = 5.0
     fid_num_samples: int = 1000
-    fid_extractor: str = "domain_classifier"   # or "self_supervised", "inception", "saved_model"
+    fid_extractor: str = AUTO_EXTRACTOR   # or one of FID_EXTRACTORS
     fid_extractor_path: str = ""          # Inception weights / extractor model (path or URL)
-    fid_baseline_tolerance: float = 0.0   # bless only if FID <= served FID * (1 + tolerance)
+    gate: GateConfig = GateConfig()       # what a generator must reach to be blessed
     keep_versions: int = 5                # pushed versions kept in serving_dir
     # Reduced-precision copies of the generator ("float16", "int8"), each scored beside the
     # float32 one and pushed to serving_dir/<precision>/ when its FID is at most the float32
@@ -87,19 +87,18 @@ class PipelineConfig:
             raise ValueError(f"train_fraction must be between 0 and 1, got {self.train_fraction}")
         if self.train_steps < 1:
             raise ValueError(f"train_steps must be at least 1, got {self.train_steps}")
-        if self.fid_extractor not in FID_EXTRACTORS:
-            raise ValueError(f"fid_extractor must be one of {FID_EXTRACTORS}, "
-                             f"got {self.fid_extractor!r}")
-        if self.fid_extractor in ("inception", "saved_model") and not self.fid_extractor_path:
-            raise ValueError(f"the {self.fid_extractor} FID extractor needs fid_extractor_path")
-        if self.fid_baseline_tolerance < 0:
-            raise ValueError("fid_baseline_tolerance must be >= 0")
+        if self.fid_extractor not in FID_EXTRACTOR_CHOICES:
+            raise ValueError(f"fid_extractor (--fid-extractor) must be one of "
+                             f"{FID_EXTRACTOR_CHOICES}, got {self.fid_extractor!r}")
+        if self.fid_extractor in PATH_EXTRACTORS and not self.fid_extractor_path:
+            raise ValueError(f"the {self.fid_extractor} FID extractor needs fid_extractor_path "
+                             f"(--fid-extractor-path)")
         unknown = set(self.compressed_precisions) - set(COMPRESSED_PRECISIONS)
         if unknown:
-            raise ValueError(f"compressed_precisions must be among {COMPRESSED_PRECISIONS}, "
-                             f"got {sorted(unknown)}")
+            raise ValueError(f"compressed_precisions (--compressed-precisions) must be among "
+                             f"{COMPRESSED_PRECISIONS}, got {sorted(unknown)}")
         if self.compressed_fid_tolerance < 0:
-            raise ValueError("compressed_fid_tolerance must be >= 0")
+            raise ValueError("compressed_fid_tolerance (--compressed-fid-tolerance) must be >= 0")
         if self.keep_versions < 1:
             raise ValueError(f"keep_versions must be at least 1, got {self.keep_versions}")
         if self.fid_num_samples < 2:

@@ -9,7 +9,9 @@ import argparse
 import dataclasses
 
 from components.ingest_config import FIT_MODES, INPUT_FORMATS
-from modules.metrics import FID_EXTRACTORS
+from components.quality_gate import SETTING_FLAGS, GateConfig
+from modules.metrics import (AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES, LABELED_EXTRACTOR,
+                             UNLABELED_EXTRACTOR)
 from modules.training_config import TrainerConfig
 from pipeline import configs
 
@@ -48,14 +50,31 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                         help="any Trainer setting of modules/training_config.py's "
                              "TrainerConfig (repeatable), e.g. --trainer-option loss=hinge "
                              "--trainer-option diff_augment=translation,cutout")
-    parser.add_argument("--fid-threshold", type=float, default=defaults.fid_threshold)
+    gate = defaults.gate
+    parser.add_argument(SETTING_FLAGS["max_fid_ratio"], type=float, default=gate.max_fid_ratio,
+                        help="bless only if FID <= this x the real-vs-real FID floor (same "
+                             "extractor, same sample counts)")
+    parser.add_argument(SETTING_FLAGS["min_recall"], type=float, default=gate.min_recall,
+                        help="bless only if recall (real images covered by samples; low "
+                             "means mode collapse) reaches this")
+    parser.add_argument(SETTING_FLAGS["min_precision"], type=float, default=gate.min_precision,
+                        help="bless only if precision (samples on the real-image manifold) "
+                             "reaches this")
+    parser.add_argument(SETTING_FLAGS["fid_threshold"], type=float, default=gate.fid_threshold,
+                        help="also require FID <= this absolute value (default: off)")
+    parser.add_argument(SETTING_FLAGS["min_inception_score"], type=float,
+                        default=gate.min_inception_score,
+                        help="also require this classifier score (labeled data; default: off)")
     parser.add_argument("--fid-samples", type=int, default=defaults.fid_num_samples)
     parser.add_argument("--fid-extractor", default=defaults.fid_extractor,
-                        choices=FID_EXTRACTORS)
+                        choices=FID_EXTRACTOR_CHOICES,
+                        help=f"{AUTO_EXTRACTOR}: {LABELED_EXTRACTOR} when the data has labels "
+                             f"of at least two classes, else {UNLABELED_EXTRACTOR}")
     parser.add_argument("--fid-extractor-path", default=defaults.fid_extractor_path,
                         help="inception: path or URL of classify_image_graph_def.pb or "
                              "inception-2015-12-05.tgz; saved_model: the model's path")
-    parser.add_argument("--fid-tolerance", type=float, default=defaults.fid_baseline_tolerance,
+    parser.add_argument(SETTING_FLAGS["baseline_tolerance"], type=float,
+                        default=gate.baseline_tolerance,
                         help="bless only if FID <= served FID * (1 + tolerance)")
     parser.add_argument("--train-fraction", type=float, default=defaults.train_fraction)
     parser.add_argument("--keep-versions", type=int, default=defaults.keep_versions,
@@ -96,11 +115,13 @@ def pipeline_config(args: argparse.Namespace, *, data_dir: str, output_dir: str,
         image_size=args.image_size,
         channels=args.channels,
         train_steps=args.train_steps,
-        fid_threshold=args.fid_threshold,
         fid_num_samples=args.fid_samples,
         fid_extractor=args.fid_extractor,
         fid_extractor_path=args.fid_extractor_path,
-        fid_baseline_tolerance=args.fid_tolerance,
+        gate=GateConfig(max_fid_ratio=args.max_fid_ratio, min_recall=args.min_recall,
+                        min_precision=args.min_precision, fid_threshold=args.fid_threshold,
+                        min_inception_score=args.min_inception_score,
+                        baseline_tolerance=args.fid_tolerance),
         train_fraction=args.train_fraction,
         keep_versions=args.keep_versions,
         compressed_precisions=tuple(p for p in args.compressed_precisions.split(",") if p),

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 
-from pipeline import bundled_data, configs, flags
+from components.quality_gate import EvaluationResult
+from pipeline import bundled_data, configs, flags, preflight
 
 RUNNERS = ("local", "beam")
 
@@ -51,6 +51,7 @@ def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
 
 
 def run(config: configs.PipelineConfig, runner: str = "local") -> None:
+    preflight.check(config)  # refuses a run whose generator could not be evaluated
     if config.input_format == "tfds":
         # Before TFX's ExampleGen driver, which would only say that no file matches.
         from components.tfds_source import resolve
@@ -85,17 +86,9 @@ def summarize(config: configs.PipelineConfig) -> str:
     metrics_path = newest("FidEvaluator/evaluation/*/metrics.json")
     if metrics_path:
         with open(metrics_path) as source:
-            result = json.load(source)
-        baseline = ("nothing served before" if result["baseline_fid"] is None else
-                    f"served version {result['baseline_version']}: {result['baseline_fid']:.4f}")
+            result = EvaluationResult.from_json(source.read())
         lines += [f"Evaluation report:  {os.path.join(os.path.dirname(metrics_path), 'report.html')}",
-                  f"FID:                {result['fid']:.4f} (real-vs-real floor "
-                  f"{result['fid_real_floor']:.4f}, threshold {result['fid_threshold']}, "
-                  f"{baseline})",
-                  f"KID:                {result['kid_mean']:.5f} ± {result['kid_std']:.5f}",
-                  f"Precision/recall:   {result['precision']:.3f} / {result['recall']:.3f}",
-                  f"Decision:           {'BLESSED' if result['blessed'] else 'NOT blessed'}: "
-                  f"{result['reason']}"]
+                  *result.summary_lines()]
     grid = newest("Trainer/model_run/*/sample_grid.png")
     if grid:
         lines.append(f"Sample grid:        {grid}")
@@ -112,7 +105,7 @@ def main(argv=None) -> None:
     config, runner = parse_args(argv)
     try:
         run(config, runner)
-    except IngestionError as error:  # its message says what is wrong and what to do
+    except (IngestionError, preflight.PreflightError) as error:  # says what to do
         raise SystemExit(f"error: {error}") from None
     print("\n" + summarize(config))
 

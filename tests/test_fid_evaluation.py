@@ -1,4 +1,5 @@
 """FID evaluation: the math against references, extractors, the cache, the baseline, the report."""
+import dataclasses
 import http.server
 import io
 import json
@@ -13,7 +14,9 @@ import tensorflow as tf
 from scipy import linalg
 
 from components import evaluation_report, extractors, fid_evaluation, push
-from components.fid_evaluation import Baseline, EvaluationConfig, decide
+from components.fid_evaluation import EvaluationConfig
+from components.quality_gate import (Baseline, EvaluationResult, GateConfig, Measurements,
+                                     decide)
 from modules import domain_classifier, metrics
 from modules.export import export_generator
 from modules.fid_cache import FidCache, pixels_fingerprint
@@ -105,22 +108,92 @@ def test_precision_recall_matches_brute_force_and_exposes_mode_collapse():
     assert collapse.precision == 1.0 and collapse.recall < 0.1
 
 
-@pytest.mark.parametrize("fid,baseline,tolerance,blessed,phrase", [
-    (3.0, Baseline(None, None, "nothing is served yet"), 0.0, True, "nothing is served"),
-    (6.0, Baseline(None, None, "nothing is served yet"), 0.0, False, "above the threshold"),
-    (2.0, Baseline(7, 2.5, "recorded"), 0.0, True, "not worse than the served version 7"),
-    (2.6, Baseline(7, 2.5, "recorded"), 0.0, False, "worse than the served version 7"),
-    (2.6, Baseline(7, 2.5, "recorded"), 0.05, True, "tolerance 0.05"),
-    (2.7, Baseline(7, 2.5, "recorded"), 0.05, False, "limit 2.6250"),
-    (math.nan, Baseline(None, None, "nothing is served yet"), 0.0, False, "not available"),
-    (math.inf, Baseline(7, 2.5, "recorded"), 0.0, False, "not available"),
-    (3.0, Baseline(7, math.nan, "re-scored"), 0.0, True, "no finite FID"),
-], ids=["first", "first-too-high", "better", "worse", "within-tolerance", "beyond-tolerance",
-        "nan", "inf", "served-nan"])
-def test_blessing_decisions(fid, baseline, tolerance, blessed, phrase):
-    decision = decide(fid, 5.0, baseline, tolerance)
-    assert decision.blessed is blessed
+GOOD = Measurements(fid=1.0, fid_refusal=None, fid_real_floor=0.5, precision=0.8, recall=0.6)
+NOTHING_SERVED = Baseline(None, None, "nothing is served yet")
+
+
+@pytest.mark.parametrize("measured,baseline,gate,blessed,deciding,phrase", [
+    (GOOD, NOTHING_SERVED, GateConfig(), True, "all", "FID is 2.0x the real-vs-real floor"),
+    (dataclasses.replace(GOOD, fid=19.75), NOTHING_SERVED, GateConfig(), False, "max_fid_ratio",
+     "FID is 39.5x the real-vs-real floor (limit 3.0x)"),
+    (dataclasses.replace(GOOD, recall=0.0), NOTHING_SERVED, GateConfig(), False, "min_recall",
+     "recall 0.000 is below the minimum"),
+    (dataclasses.replace(GOOD, precision=0.01), NOTHING_SERVED, GateConfig(), False,
+     "min_precision", "precision 0.010 is below the minimum"),
+    (GOOD, NOTHING_SERVED, GateConfig(fid_threshold=0.9), False, "fid_threshold",
+     "FID 1.000 is above the limit 0.9"),
+    (GOOD, NOTHING_SERVED, GateConfig(min_inception_score=2.0), False, "min_inception_score",
+     "Inception Score could not be computed"),
+    (dataclasses.replace(GOOD, inception_score=8.0), NOTHING_SERVED,
+     GateConfig(min_inception_score=2.0), True, "all", "Inception Score 8.000"),
+    (GOOD, Baseline(7, 0.9, "recorded"), GateConfig(), False, "baseline",
+     "worse than the served version 7"),
+    (GOOD, Baseline(7, 0.96, "recorded"), GateConfig(baseline_tolerance=0.05), True, "all",
+     "tolerance 0.05"),
+    (GOOD, Baseline(7, math.nan, "re-scored"), GateConfig(), True, "all", "no finite FID"),
+    (dataclasses.replace(GOOD, fid=None, fid_refusal="FID needs more samples"), NOTHING_SERVED,
+     GateConfig(), False, "max_fid_ratio", "could not be computed in floor units: FID needs"),
+    (dataclasses.replace(GOOD, fid_real_floor=None), NOTHING_SERVED, GateConfig(), False,
+     "max_fid_ratio", "floor is not available"),
+    (dataclasses.replace(GOOD, precision=None, recall=None), NOTHING_SERVED, GateConfig(),
+     False, "min_recall", "recall could not be computed"),
+], ids=["good", "fid-ratio", "collapse", "noise", "threshold", "is-missing", "is-met",
+        "worse-than-served", "within-tolerance", "served-nan", "fid-refused", "no-floor",
+        "no-precision-recall"])
+def test_blessing_decisions(measured, baseline, gate, blessed, deciding, phrase):
+    decision = decide(measured, gate, baseline)
+    assert (decision.blessed, decision.deciding) == (blessed, deciding)
     assert phrase in decision.reason
+
+
+def test_the_reason_names_every_failing_condition():
+    decision = decide(dataclasses.replace(GOOD, fid=10.0, recall=0.0), GateConfig(),
+                      NOTHING_SERVED)
+    assert decision.deciding == "max_fid_ratio"
+    assert "20.0x the real-vs-real floor" in decision.reason and "recall" in decision.reason
+    assert [check.condition for check in decision.checks if not check.passed] == [
+        "max_fid_ratio", "min_recall"]
+
+
+@pytest.mark.parametrize("settings,flag", [
+    ({"max_fid_ratio": 0.5}, "--max-fid-ratio"), ({"max_fid_ratio": math.nan}, "--max-fid-ratio"),
+    ({"min_recall": 1.5}, "--min-recall"), ({"min_precision": -0.1}, "--min-precision"),
+    ({"fid_threshold": 0.0}, "--fid-threshold"), ({"fid_threshold": math.inf}, "--fid-threshold"),
+    ({"min_inception_score": 0.5}, "--min-inception-score"),
+    ({"baseline_tolerance": -1.0}, "--fid-tolerance"),
+])
+def test_gate_settings_are_validated_naming_the_flag(settings, flag):
+    with pytest.raises(ValueError, match=flag):
+        GateConfig(**settings)
+
+
+def test_gate_config_round_trips_through_json():
+    gate = GateConfig(max_fid_ratio=2.5, fid_threshold=4.0, min_inception_score=3.0)
+    assert GateConfig.from_json(gate.to_json()) == gate
+
+
+def test_classifier_score_matches_the_inception_score_formula_on_known_probabilities():
+    """Against exp(E_x KL(p(y|x) || p(y))) written out on the probabilities, and the
+    score's known values: K for confident, balanced classes; 1 for one class."""
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((200, 10)) * 3.0
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    marginal = p.mean(axis=0)
+    expected = math.exp(np.mean([sum(p_i[j] * math.log(p_i[j] / marginal[j])
+                                     for j in range(10)) for p_i in p]))
+    assert metrics.classifier_score(logits) == pytest.approx(expected, rel=1e-10)
+    confident = np.repeat(np.eye(10) * 50.0, 20, axis=0)
+    assert metrics.classifier_score(confident) == pytest.approx(10.0, rel=1e-6)
+    assert metrics.classifier_score(np.tile([[60.0, 0.0, 0.0]], (30, 1))) == pytest.approx(1.0)
+    assert math.isfinite(metrics.classifier_score(np.tile([[1000.0, 0.0]], (5, 1))))
+
+
+def test_auto_extractor_follows_the_labels():
+    assert metrics.resolve_extractor("auto", 10) == "domain_classifier"
+    assert metrics.resolve_extractor("auto", 1) == "self_supervised"
+    assert metrics.resolve_extractor("auto", 0) == "self_supervised"
+    assert metrics.resolve_extractor("saved_model", 10) == "saved_model"
+    assert metrics.count_classes(np.array([3, 3, -1, 5])) == 2
 
 
 class PixelExtractor(extractors.FeatureExtractor):
@@ -248,20 +321,20 @@ def served(tmp_path):
 
 def test_baseline_uses_recorded_metrics_only_when_comparable(served):
     model_dir, serving_dir = served
-    config = EvaluationConfig(fid_threshold=1e9, num_samples=80, serving_dir=serving_dir)
+    config = EvaluationConfig(num_samples=80, serving_dir=serving_dir)
     extractor = PixelExtractor()
     real = extractor.features(np.random.default_rng(0).integers(0, 255, (100, 8, 8, 1)))
     comparison = {"extractor": "pixels", "real_images": "abc", "num_samples": 80, "seed": 0}
 
-    nothing = fid_evaluation.served_baseline(config, comparison, extractor, real)
+    nothing = fid_evaluation.served_baseline(config, comparison, extractor, real, 80)
     assert (nothing.version, nothing.fid) == (None, None)
 
     version = push.push(model_dir, serving_dir, {"fid": 12.5, "comparison": comparison}).version
-    recorded = fid_evaluation.served_baseline(config, comparison, extractor, real)
+    recorded = fid_evaluation.served_baseline(config, comparison, extractor, real, 80)
     assert (recorded.version, recorded.fid) == (version, 12.5) and extractor.calls == 1
 
     other = {**comparison, "real_images": "new data"}
-    rescored = fid_evaluation.served_baseline(config, other, extractor, real)
+    rescored = fid_evaluation.served_baseline(config, other, extractor, real, 80)
     served_pixels = fid_evaluation.generate(os.path.join(serving_dir, str(version)), 80, 0)
     assert rescored.version == version and "re-scored" in rescored.source
     assert rescored.fid == pytest.approx(metrics.fid(real, extractor.features(served_pixels)))
@@ -269,12 +342,12 @@ def test_baseline_uses_recorded_metrics_only_when_comparable(served):
 
 def test_compressed_copies_are_scored_like_the_model(served, tmp_path):
     model_dir, _ = served
-    config = EvaluationConfig(fid_threshold=1e9, num_samples=80,
+    config = EvaluationConfig(num_samples=80,
                               compressed_precisions=("float16", "int8"))
     extractor = PixelExtractor()
     real = extractor.features(np.random.default_rng(0).integers(0, 255, (100, 8, 8, 1)))
     scored = fid_evaluation.score_compressed(model_dir, str(tmp_path / "evaluation"), config,
-                                             extractor, real)
+                                             80, extractor, real)
     original = metrics.fid(real, extractor.features(fid_evaluation.generate(model_dir, 80, 0)))
     assert set(scored) == {"float16", "int8"}
     for precision, result in scored.items():
@@ -282,7 +355,36 @@ def test_compressed_copies_are_scored_like_the_model(served, tmp_path):
         assert result["fid_refusal"] is None
         assert os.path.isfile(os.path.join(result["path"], "saved_model.pb"))
     with pytest.raises(ValueError, match="unknown compressed precision"):
-        EvaluationConfig(fid_threshold=1.0, compressed_precisions=("int4",))
+        EvaluationConfig(compressed_precisions=("int4",))
+
+
+def recorded_result(**measurements) -> EvaluationResult:
+    """A record as the evaluator writes it, for a collapsed generator by default."""
+    measured = Measurements(**{**dict(fid=3.08, fid_refusal=None, fid_real_floor=0.078,
+                                      precision=1.0, recall=0.0), **measurements})
+    decision = decide(measured, GateConfig(), NOTHING_SERVED)
+    return EvaluationResult(
+        fid=measured.fid, fid_refusal=measured.fid_refusal,
+        fid_real_floor=measured.fid_real_floor, fid_ratio=measured.fid_ratio, kid_mean=0.01,
+        kid_std=0.001, kid_subsets=10, kid_subset_size=100, precision=measured.precision,
+        recall=measured.recall, precision_recall_k=3, inception_score=None, num_generated=100,
+        num_real_eval=100, num_real_floor=100, extractor="pixels", extractor_feature_dim=64,
+        extractor_holdout_accuracy=None, comparison={"extractor": "pixels"}, gate=GateConfig(),
+        baseline_version=None, baseline_fid=None, baseline_source=NOTHING_SERVED.source,
+        checks=decision.checks, deciding_condition=decision.deciding,
+        blessed=decision.blessed, reason=decision.reason)
+
+
+def test_the_evaluation_record_round_trips_and_refuses_nan():
+    result = recorded_result()
+    assert EvaluationResult.from_json(result.to_json()) == result
+    assert result.verdict.startswith("NOT blessed: FID is 39.5x the real-vs-real floor")
+    assert any("[decided by max_fid_ratio]" in line for line in result.summary_lines())
+    missing = recorded_result(fid=None, fid_refusal="too few samples")
+    assert json.loads(missing.to_json())["fid"] is None
+    assert any("not available (too few samples)" in line for line in missing.summary_lines())
+    with pytest.raises(ValueError, match="record it as None"):
+        dataclasses.replace(result, kid_mean=math.nan)
 
 
 def test_report_is_self_contained_and_finds_copied_training_images():
@@ -291,21 +393,21 @@ def test_report_is_self_contained_and_finds_copied_training_images():
     generated = np.concatenate([train[[4, 9]], rng.integers(0, 255, (6, 8, 8, 1), np.uint8)])
     indices, distances = evaluation_report.nearest_training_neighbours(generated, train)
     assert list(indices[:2, 0]) == [4, 9] and np.all(distances[:2, 0] == 0)
-    page = evaluation_report.render(
-        {"blessed": False, "reason": "FID 9 is above the threshold 5", "fid": 9.0,
-         "kid_mean": 0.01, "baseline_fid": None, "precision": 0.5, "recall": 0.25},
-        train[:16], generated, train)
-    assert "NOT BLESSED" in page and "above the threshold" in page
+    page = evaluation_report.render(recorded_result(), train[:16], generated, train)
+    assert "NOT BLESSED" in page and "FID is 39.5x the real-vs-real floor (limit 3.0x)" in page
+    assert "Decided by <code>max_fid_ratio</code>" in page and "<b>FAILED</b>" in page
     assert page.count("data:image/png;base64,") == 2 + 8 * 4
     assert "http" not in page.replace("http-equiv", "")
 
 
 def test_fid_is_refused_with_the_reason_when_samples_do_not_exceed_dimensions():
     rng = np.random.default_rng(0)
-    config = EvaluationConfig(fid_threshold=5.0, kid_subsets=10)
+    config = EvaluationConfig(kid_subsets=10)
     scores = fid_evaluation.score(rng.standard_normal((60, 64)), rng.standard_normal((200, 64)),
                                   config)
-    assert math.isnan(scores.fid)
+    assert scores.fid is None
     assert "more samples than the 64 feature dimensions" in scores.fid_refusal
     assert math.isfinite(scores.kid.mean) and scores.precision_recall is not None
-    assert not decide(scores.fid, 5.0, Baseline(None, None, "nothing is served yet"), 0).blessed
+    measured = Measurements(scores.fid, scores.fid_refusal, 0.5, 0.9, 0.9)
+    decision = decide(measured, GateConfig(), NOTHING_SERVED)
+    assert not decision.blessed and "more samples than the 64" in decision.reason

@@ -92,7 +92,7 @@ def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp
     examples_uri, transform_graph_uri = transformed
     result = fid_evaluation.evaluate(
         examples_uri, transform_graph_uri, args.serving_model_dir,
-        fid_evaluation.EvaluationConfig(fid_threshold=1e9, num_samples=100, kid_subsets=10,
+        fid_evaluation.EvaluationConfig(num_samples=100, kid_subsets=10,
                                         seed=TrainerConfig(**TINY).seed,
                                         cache_dir=locations[FID_CACHE_KEY]),
         str(tmp_path / "evaluation"))
@@ -100,7 +100,7 @@ def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp
     assert len(trainings) == 1  # the evaluator loaded the Trainer's
     (entry,) = [name for name in os.listdir(locations[FID_CACHE_KEY])
                 if name.startswith("classifier-")]
-    assert result["extractor"] == "domain_classifier:" + entry[len("classifier-"):-len(".npz")]
+    assert result.extractor == "domain_classifier:" + entry[len("classifier-"):-len(".npz")]
 
 
 def test_unlabeled_images_get_snapshot_selection_with_the_self_supervised_extractor(
@@ -119,7 +119,7 @@ def test_unlabeled_images_get_snapshot_selection_with_the_self_supervised_extrac
     examples_uri, transform_graph_uri = unlabeled
     result = fid_evaluation.evaluate(
         examples_uri, transform_graph_uri, args.serving_model_dir,
-        fid_evaluation.EvaluationConfig(fid_threshold=1e9, num_samples=100, kid_subsets=10,
+        fid_evaluation.EvaluationConfig(num_samples=100, kid_subsets=10,
                                         seed=TrainerConfig(**TINY).seed,
                                         extractor="self_supervised", cache_dir=cache_dir),
         str(tmp_path / "evaluation"))
@@ -127,4 +127,4 @@ def test_unlabeled_images_get_snapshot_selection_with_the_self_supervised_extrac
     assert len(trainings) == 1  # the evaluator loaded the Trainer's
     (entry,) = [name for name in os.listdir(cache_dir)
                 if name.startswith(self_supervised.CACHE_PREFIX + "-")]
-    assert result["extractor"] == "self_supervised:" + entry[len("self_supervised-"):-4]
+    assert result.extractor == "self_supervised:" + entry[len("self_supervised-"):-4]

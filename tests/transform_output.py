@@ -7,13 +7,14 @@ from __future__ import annotations
 import functools
 import os
 
-IMAGE_CONFIG = {"image_size": 8, "channels": 1}
 EVAL_EVERY = 5  # every fifth digit goes to the eval split
 
 
-def write_transform_output(root: str, count: int, labeled: bool = True) -> tuple[str, str]:
+def write_transform_output(root: str, count: int, pixels=None, labels=None,
+                           labeled: bool = True) -> tuple[str, str]:
     """Transforms the first `count` digits (without their labels when not `labeled`, as
-    ingest writes a flat folder); returns (transformed examples URI, transform graph URI)."""
+    ingest writes a flat folder), or of `pixels` (uint8 [N, H, W, C]) with `labels` (None:
+    unlabeled); returns (transformed examples URI, transform graph URI)."""
     import apache_beam as beam
     import tensorflow as tf
     import tensorflow_transform as tft
@@ -25,10 +26,13 @@ def write_transform_output(root: str, count: int, labeled: bool = True) -> tuple
     from modules.preprocessing import preprocessing_fn
     from pipeline.bundled_data import digits_as_uint8
 
-    pixels, labels = digits_as_uint8()
-    raw = [{"image": png_bytes(image[:, :, None]),
-            "label": str(label).encode() if labeled else b""}
-           for image, label in zip(pixels[:count], labels[:count])]
+    if pixels is None:
+        pixels, labels = digits_as_uint8()
+        pixels, labels = pixels[..., None], labels if labeled else None
+    image_config = {"image_size": pixels.shape[1], "channels": pixels.shape[3]}
+    raw = [{"image": png_bytes(image),
+            "label": b"" if labels is None else str(labels[index]).encode()}
+           for index, image in enumerate(pixels[:count])]
     raw_metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
         "image": tf.io.FixedLenFeature([], tf.string),
         "label": tf.io.FixedLenFeature([], tf.string)}))
@@ -42,7 +46,7 @@ def write_transform_output(root: str, count: int, labeled: bool = True) -> tuple
         transform_fn = (
             (pipeline | "CreateAnalyzed" >> beam.Create(splits["train"]), raw_metadata)
             | tft_beam.AnalyzeDataset(
-                functools.partial(preprocessing_fn, custom_config=IMAGE_CONFIG)))
+                functools.partial(preprocessing_fn, custom_config=image_config)))
         _ = transform_fn | tft_beam.WriteTransformFn(graph_uri)
         for split, rows in splits.items():
             transformed, metadata = (

@@ -1,0 +1,271 @@
+"""The quality gate: the conditions a generator must meet to be blessed, and the
+evaluation record (`metrics.json`) that the evaluator writes and everyone else reads.
+
+FID has no meaning across extractors and data sets (a pixel-pooling extractor on photo
+crops gives a real-vs-real floor of 0.08, a digit classifier 0.4, Inception tens), so
+the gate measures FID in units of the floor measured with the same extractor and the
+same sample counts: "FID is 2x the floor" means the same thing on any images. FID alone
+misses mode collapse (one sharp image repeated can score well on a coarse extractor),
+so precision (samples on the real manifold) and recall (real images covered by samples)
+have minimums too. Free of TensorFlow, so the runner's summary can read the record.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+# Each flag beside its setting, so every message names both.
+SETTING_FLAGS = {
+    "max_fid_ratio": "--max-fid-ratio",
+    "min_recall": "--min-recall",
+    "min_precision": "--min-precision",
+    "fid_threshold": "--fid-threshold",
+    "min_inception_score": "--min-inception-score",
+    "baseline_tolerance": "--fid-tolerance",
+}
+
+
+def setting(name: str) -> str:
+    """`name (--flag)`, as error messages spell a setting."""
+    return f"{name} ({SETTING_FLAGS[name]})"
+
+
+@dataclasses.dataclass(frozen=True)
+class GateConfig:
+    """What a generator must reach to be blessed. Defaults: see docs/evaluation.md,
+    "The quality gate" (measured with `python -m benchmarks.gate_calibration`)."""
+
+    max_fid_ratio: float = 3.0            # FID <= this x the real-vs-real floor
+    min_recall: float = 0.2               # share of real images the samples cover
+    min_precision: float = 0.3            # share of samples on the real manifold
+    fid_threshold: float | None = None    # an absolute FID limit as well (off by default)
+    min_inception_score: float | None = None  # classifier score minimum (off by default)
+    baseline_tolerance: float = 0.0       # FID <= served FID x (1 + tolerance)
+
+    def __post_init__(self):
+        if not (math.isfinite(self.max_fid_ratio) and self.max_fid_ratio >= 1):
+            raise ValueError(f"{setting('max_fid_ratio')} must be a number >= 1 (the floor "
+                             f"itself is 1.0), got {self.max_fid_ratio}")
+        for name in ("min_recall", "min_precision"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{setting(name)} must be between 0 and 1, got {value}")
+        if self.fid_threshold is not None and not (math.isfinite(self.fid_threshold)
+                                                   and self.fid_threshold > 0):
+            raise ValueError(f"{setting('fid_threshold')} must be a positive number, "
+                             f"got {self.fid_threshold}")
+        if self.min_inception_score is not None and not (
+                math.isfinite(self.min_inception_score) and self.min_inception_score >= 1):
+            raise ValueError(f"{setting('min_inception_score')} must be >= 1 (the score of "
+                             f"a single class), got {self.min_inception_score}")
+        if not (math.isfinite(self.baseline_tolerance) and self.baseline_tolerance >= 0):
+            raise ValueError(f"{setting('baseline_tolerance')} must be >= 0, "
+                             f"got {self.baseline_tolerance}")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "GateConfig":
+        return cls(**json.loads(text))
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+    """The generator being served now, measured as the candidate is (or nothing)."""
+
+    version: int | None
+    fid: float | None
+    source: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurements:
+    """What the gate looks at; None where a metric could not be computed."""
+
+    fid: float | None
+    fid_refusal: str | None
+    fid_real_floor: float | None
+    precision: float | None
+    recall: float | None
+    inception_score: float | None = None
+
+    @property
+    def fid_ratio(self) -> float | None:
+        """FID in floor units."""
+        if self.fid is None or not self.fid_real_floor or self.fid_real_floor <= 0:
+            return None
+        return self.fid / self.fid_real_floor
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One condition of the gate: its name (the setting that sets it), and the outcome."""
+
+    condition: str
+    passed: bool
+    description: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Decision:
+    blessed: bool
+    deciding: str          # the condition that refused, or "all" when every one passed
+    reason: str
+    checks: tuple[Check, ...]
+
+
+def _limit(value: float | None, name: str, limit: float, upper: bool, what: str,
+           missing: str) -> Check:
+    if value is None:
+        return Check(name, False, f"{what} could not be computed: {missing}")
+    passed = value <= limit if upper else value >= limit
+    comparison = ("above", "within") if upper else ("below", "at or above")
+    return Check(name, passed, f"{what} {value:.3f} is {comparison[passed]} the "
+                               f"{'limit' if upper else 'minimum'} {limit}")
+
+
+def checks(measured: Measurements, gate: GateConfig, baseline: Baseline) -> list[Check]:
+    """Every configured condition, in the order they are reported."""
+    ratio = measured.fid_ratio
+    if ratio is None:
+        why = measured.fid_refusal or "the real-vs-real floor is not available"
+        result = [Check("max_fid_ratio", False, f"FID could not be computed in floor units: "
+                                                f"{why}")]
+    else:
+        result = [Check("max_fid_ratio", ratio <= gate.max_fid_ratio,
+                        f"FID is {ratio:.1f}x the real-vs-real floor "
+                        f"(limit {gate.max_fid_ratio:.1f}x)")]
+    result.append(_limit(measured.recall, "min_recall", gate.min_recall, False, "recall",
+                         "too few samples"))
+    result.append(_limit(measured.precision, "min_precision", gate.min_precision, False,
+                         "precision", "too few samples"))
+    if gate.fid_threshold is not None:
+        result.append(_limit(measured.fid, "fid_threshold", gate.fid_threshold, True, "FID",
+                             measured.fid_refusal or "not finite"))
+    if gate.min_inception_score is not None:
+        result.append(_limit(measured.inception_score, "min_inception_score",
+                             gate.min_inception_score, False, "Inception Score",
+                             "the extractor has no class probabilities"))
+    result.append(_baseline_check(measured.fid, baseline, gate.baseline_tolerance))
+    return result
+
+
+def _baseline_check(fid: float | None, baseline: Baseline, tolerance: float) -> Check:
+    if baseline.fid is None:
+        return Check("baseline", True, baseline.source)
+    if not math.isfinite(baseline.fid):
+        return Check("baseline", True, f"the served version {baseline.version} has no "
+                                       f"finite FID ({baseline.source})")
+    limit = baseline.fid * (1.0 + tolerance)
+    if fid is None:
+        return Check("baseline", False, f"no FID to compare with the served version "
+                                        f"{baseline.version}'s {baseline.fid:.4f}")
+    worse = fid > limit
+    return Check("baseline", not worse,
+                 f"FID {fid:.4f} is {'worse' if worse else 'not worse'} than the served "
+                 f"version {baseline.version}'s {baseline.fid:.4f} (limit {limit:.4f} with "
+                 f"tolerance {tolerance}; {baseline.source})")
+
+
+def decide(measured: Measurements, gate: GateConfig, baseline: Baseline) -> Decision:
+    """Blesses only when every condition holds; the first failing one decides, and the
+    reason lists every failing one."""
+    outcome = checks(measured, gate, baseline)
+    failed = [check for check in outcome if not check.passed]
+    if failed:
+        return Decision(False, failed[0].condition,
+                        "; ".join(check.description for check in failed), tuple(outcome))
+    return Decision(True, "all", "; ".join(check.description for check in outcome),
+                    tuple(outcome))
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationResult:
+    """`metrics.json`: every measurement (None where it could not be computed, never NaN),
+    the gate it was judged by, and the decision."""
+
+    fid: float | None
+    fid_refusal: str | None
+    fid_real_floor: float | None
+    fid_ratio: float | None
+    kid_mean: float | None
+    kid_std: float | None
+    kid_subsets: int
+    kid_subset_size: int
+    precision: float | None
+    recall: float | None
+    precision_recall_k: int
+    inception_score: float | None
+    num_generated: int
+    num_real_eval: int
+    num_real_floor: int
+    extractor: str
+    extractor_feature_dim: int
+    extractor_holdout_accuracy: float | None
+    comparison: dict[str, Any]
+    gate: GateConfig
+    baseline_version: int | None
+    baseline_fid: float | None
+    baseline_source: str
+    checks: tuple[Check, ...]
+    deciding_condition: str
+    blessed: bool
+    reason: str
+    # reduced-precision copies: precision -> {"fid", "fid_refusal", "path"}
+    compressed: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{field.name} is {value}: record it as None (absent)")
+
+    @property
+    def verdict(self) -> str:
+        """One line for people: `BLESSED: ...` or `NOT blessed: ...`."""
+        return f"{'BLESSED' if self.blessed else 'NOT blessed'}: {self.reason}"
+
+    def summary_lines(self) -> list[str]:
+        """The evaluation as the runner's final summary prints it."""
+        def number(value, spec):
+            return "not available" if value is None else format(value, spec)
+
+        served = ("nothing served before" if self.baseline_fid is None else
+                  f"served version {self.baseline_version}: {self.baseline_fid:.4f}")
+        fid = (f"{self.fid:.4f} = {self.fid_ratio:.2f}x the real-vs-real floor "
+               f"{self.fid_real_floor:.4f}" if self.fid_ratio is not None
+               else f"not available ({self.fid_refusal})")
+        gated = ("not gated" if self.gate.min_inception_score is None
+                 else f"minimum {self.gate.min_inception_score}")
+        return [
+            f"FID:                {fid} (limit {self.gate.max_fid_ratio}x; {served})",
+            f"KID:                {number(self.kid_mean, '.5f')} ± "
+            f"{number(self.kid_std, '.5f')}",
+            f"Precision/recall:   {number(self.precision, '.3f')} / "
+            f"{number(self.recall, '.3f')} (minimums {self.gate.min_precision} / "
+            f"{self.gate.min_recall})",
+            f"Inception Score:    {number(self.inception_score, '.3f')} ({gated})",
+            f"Decision:           {self.verdict}"
+            + ("" if self.blessed else f" [decided by {self.deciding_condition}]"),
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "EvaluationResult":
+        values = json.loads(text)
+        values["gate"] = GateConfig(**values["gate"])
+        values["checks"] = tuple(Check(**check) for check in values["checks"])
+        return cls(**values)
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """A measurement as the record keeps it: None when it is missing or not finite."""
+    return None if value is None or not math.isfinite(value) else float(value)
