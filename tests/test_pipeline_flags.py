@@ -51,5 +51,5 @@ def test_compressed_copies_are_off_by_default_and_one_flag_turns_them_on(tmp_pat
                                             "--compressed-fid-tolerance", "0.1"])
     assert config.compressed_precisions == ("float16", "int8")
     assert config.compressed_fid_tolerance == 0.1
-    with pytest.raises(ValueError, match=r"compressed_precisions must be among .*'int4'"):
+    with pytest.raises(ValueError, match=r"compressed_precisions \(--compressed-precisions\) must be among .*'int4'"):
         run_local.parse_args(out + ["--compressed-precisions", "int4"])
