@@ -66,6 +66,9 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
         (examples,) = output_dict[standard_component_specs.EXAMPLES_KEY]
         input_base = exec_properties[INPUT_BASE_KEY]
         options = options_from(exec_properties)
+        if options.input_format != "tfds" and not tf.io.gfile.isdir(input_base):
+            raise ingestion_report.IngestionError(
+                f"The input folder {input_base} does not exist (--data-dir)")
         output_config = tfx.proto.Output()
         json_format.Parse(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
                           output_config)
@@ -94,6 +97,8 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
             report_path, {"input_base": input_base, **options.to_dict()}, inputs_seen, written,
             tf.io.gfile.glob(os.path.join(work_dir, ingest_beam.REJECTIONS_PREFIX + "*")))
         tf.io.gfile.rmtree(work_dir)
+        if options.report_dir:
+            report_path = ingestion_report.keep_report(report_path, options.report_dir)
 
         examples.set_int_custom_property("inputs_seen", summary.inputs_seen)
         for split, count in summary.examples_written.items():

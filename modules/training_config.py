@@ -18,6 +18,9 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 CHECKPOINT_ROOT_KEY = "checkpoint_root"
 FID_CACHE_KEY = "fid_cache_dir"
 LOCATION_KEYS = (CHECKPOINT_ROOT_KEY, FID_CACHE_KEY)
+# What training ended with (step, images seen, last losses), in the Trainer's model run
+# folder; the local runner's finish line reads it.
+TRAINING_RESULT_FILE = "training_result.json"
 
 
 @dataclasses.dataclass(frozen=True)
