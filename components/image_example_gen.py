@@ -78,11 +78,16 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
             artifact_utils.get_split_uri([examples], split.name), DEFAULT_TF_RECORD_FILE_NAME))
             for split in output_config.split_config.splits]
         work_dir = os.path.join(examples.uri, "_ingest_work")
-        with self._make_beam_pipeline() as pipeline:
-            _ = (pipeline
-                 | "Ingest" >> ingest_beam.IngestInputs(input_base, options, work_dir)
-                 | "WriteSplits" >> ingest_beam.WriteSplits(
-                     splits, output_config.split_config.partition_feature_name))
+        try:
+            with self._make_beam_pipeline() as pipeline:
+                _ = (pipeline
+                     | "Ingest" >> ingest_beam.IngestInputs(
+                         input_base, options, work_dir,
+                         show_progress=ingest_beam.runs_in_process(pipeline.options))
+                     | "WriteSplits" >> ingest_beam.WriteSplits(
+                         splits, output_config.split_config.partition_feature_name))
+        finally:
+            ingest_beam.close_progress(work_dir)
         examples_utils.set_payload_format(
             examples, exec_properties[standard_component_specs.OUTPUT_DATA_FORMAT_KEY])
         examples_utils.set_file_format(examples, to_file_format_str(

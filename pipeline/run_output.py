@@ -24,6 +24,7 @@ from typing import Iterator, TextIO
 
 VERBOSE_ENV = "GAN_PIPELINE_VERBOSE"
 LOGS_DIR = "logs"
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +58,16 @@ KNOWN_HARMLESS = (
         "channel_resolver.py) tests `if artifact_query.property_predicate:`, and a protobuf "
         "sub-message is always true, so it warns for channels that set no predicate; none of "
         "this pipeline's channels sets one."),
+    HarmlessMessage(
+        r"Tables initialized inside a tf\.function  will be re-initialized on every invocation "
+        r"of the function\. This  re-initialization can have significant impact on "
+        r"performance\. Consider lifting  them out of the graph context using  "
+        r"`tf\.init_scope`\.: compute_and_apply_vocabulary/apply_vocab/[\w/]+",
+        "tf.Transform's own warning (tensorflow_transform/graph_tools.py) whenever a "
+        "preprocessing_fn applies a vocabulary it computed: it traces preprocessing_fn as a "
+        "tf.function, so the table of tft.compute_and_apply_vocabulary is always initialized "
+        "inside one. Here that table is the label vocabulary (one entry per class), so "
+        "re-initializing it per batch costs next to nothing."),
 )
 
 
@@ -110,15 +121,20 @@ class RunOutput:
         saved_stderr = os.dup(2)
         log = self._log = open(self.log_path, "a", buffering=1)
         os.dup2(log.fileno(), 2)
-        terminal_warnings = _TerminalWarnings(self.terminal)
-        logging.getLogger().addHandler(terminal_warnings)
+        # Our own handlers on the root logger: with one there, a library's
+        # logging.basicConfig() (which would log to the terminal) does nothing.
+        handlers = [_TerminalWarnings(self.terminal), logging.StreamHandler(log)]
+        handlers[1].setFormatter(logging.Formatter(LOG_FORMAT))
+        for handler in handlers:
+            logging.getLogger().addHandler(handler)
         previous_showwarning = warnings.showwarning
         warnings.showwarning = self._show_warning
         try:
             yield self
         finally:
             warnings.showwarning = previous_showwarning
-            logging.getLogger().removeHandler(terminal_warnings)
+            for handler in handlers:
+                logging.getLogger().removeHandler(handler)
             sys.stderr.flush()
             os.dup2(saved_stderr, 2)
             os.close(saved_stderr)
