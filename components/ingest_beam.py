@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import itertools
 import os
-import sys
 from typing import Iterator, Sequence, Union
 
 import apache_beam as beam
@@ -30,6 +29,7 @@ from components.ingest_config import IngestOptions
 from components.ingestion_report import rejection_to_json_line
 from components.tfds_source import UNLABELED, TfdsShard, resolve
 from modules import features
+from modules.progress import progress_bar
 
 INPUTS_SEEN_FILE = "inputs_seen"
 REJECTIONS_PREFIX = "rejections"
@@ -48,11 +48,7 @@ class Progress:
 
     def advance(self) -> None:
         if self.key not in _PROGRESS:
-            interactive = sys.stdout.isatty()
-            _PROGRESS[self.key] = tqdm.tqdm(total=self.total, desc="Ingest", unit="img",
-                                            unit_scale=True, file=sys.stdout,
-                                            dynamic_ncols=interactive,
-                                            mininterval=0.5 if interactive else 30.0)
+            _PROGRESS[self.key] = progress_bar("Ingest", self.total)
         _PROGRESS[self.key].update(1)
 
 

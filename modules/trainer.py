@@ -5,7 +5,6 @@ import dataclasses
 import json
 import math
 import os
-import sys
 import time
 from typing import Any, Mapping
 
@@ -28,6 +27,7 @@ from modules.images import save_sample_grid
 from modules.keras import keras
 from modules.losses import get_loss
 from modules.networks import build_discriminator, build_generator
+from modules.progress import progress_bar
 from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
 from modules.training_config import (CHECKPOINT_ROOT_KEY, FID_CACHE_KEY, LOCATION_KEYS,
                                      TRAINING_RESULT_FILE, TrainerConfig)
@@ -130,8 +130,7 @@ class TrainingMonitor(keras.callbacks.Callback):
 
 
 class ProgressBar(keras.callbacks.Callback):
-    """A progress bar in images seen of the run's budget (images/s, ETA, last losses) on
-    standard output, which the local runner keeps for the terminal while logs go to a file.
+    """A progress bar in images seen of the run's budget (images/s, ETA, last losses).
     Lives across the `fit` calls of one training run (a rollback moves it back)."""
 
     def __init__(self, total_images: int):
@@ -142,11 +141,8 @@ class ProgressBar(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self._bar is None:
-            interactive = sys.stdout.isatty()
-            self._bar = tqdm.tqdm(total=self.total_images, desc="Training", unit="img",
-                                  unit_scale=True, file=sys.stdout, dynamic_ncols=interactive,
-                                  mininterval=0.5 if interactive else 30.0,
-                                  initial=int(self.model.images_seen.numpy()))
+            self._bar = progress_bar("Training", self.total_images,
+                                     int(self.model.images_seen.numpy()))
 
     def on_train_batch_end(self, batch, logs=None):
         self.last_losses = {name: float(value) for name, value in sorted((logs or {}).items())}

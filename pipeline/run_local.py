@@ -145,11 +145,11 @@ def summarize(config: configs.PipelineConfig) -> str:
 
 def _serving_line(serving_dir: str, blessed: bool) -> str:
     """What this run pushed, and which version TF Serving serves (the highest number)."""
-    versions = sorted((int(name) for name in os.listdir(serving_dir) if name.isdigit()
-                       and os.path.isfile(os.path.join(serving_dir, name, "saved_model.pb"))),
-                      default=None) if os.path.isdir(serving_dir) else []
-    served = (f"version {versions[-1]} ({os.path.join(serving_dir, str(versions[-1]))})"
-              if versions else f"nothing (no version in {serving_dir})")
+    from components.push import served_version
+
+    version = served_version(serving_dir)
+    served = (f"version {version} ({os.path.join(serving_dir, str(version))})"
+              if version is not None else f"nothing (no version in {serving_dir})")
     if blessed:
         return f"Pushed generator:   {served}"
     return f"Pushed generator:   nothing this run (not blessed); serving {served}"

@@ -195,8 +195,8 @@ def failed_run(flags, capsys):
 @pytest.mark.e2e
 def test_a_diverging_trainer_ends_in_one_message(make_run, capsys):
     message, terminal = failed_run(make_run[2] + [
-        "--trainer-option", "generator_learning_rate=1e6",
-        "--trainer-option", "discriminator_learning_rate=1e6"], capsys)
+        "--trainer-option", "generator_learning_rate=1e30",
+        "--trainer-option", "discriminator_learning_rate=1e30"], capsys)
     assert re.match(r"error: Trainer failed: training diverged at step \d+: .* not finite "
                     r"\(after 0 rollbacks\); nothing is exported\. Lower the learning rates",
                     message), message
