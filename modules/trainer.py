@@ -145,7 +145,8 @@ class ProgressBar(keras.callbacks.Callback):
                                      int(self.model.images_seen.numpy()))
 
     def on_train_batch_end(self, batch, logs=None):
-        self.last_losses = {name: float(value) for name, value in sorted((logs or {}).items())}
+        self.last_losses = {name: float(value) for name, value in sorted((logs or {}).items())
+                            if name.endswith("_loss")}
         self._bar.set_postfix({name: f"{value:.3f}" for name, value in self.last_losses.items()},
                               refresh=False)
         self._bar.update(int(self.model.images_seen.numpy()) - self._bar.n)
@@ -272,8 +273,9 @@ def _fit(gan: GAN, images: data.ImageStream, config: TrainerConfig, stream: data
         if config.on_non_finite == "stop" or rollbacks >= config.max_rollbacks:
             raise NonFiniteTrainingError(
                 f"{guard.divergence} (after {rollbacks} rollbacks); nothing is exported. "
-                "Lower the learning rates, or try spectral_normalization, r1_weight or "
-                "another loss")
+                "Lower the learning rates (--trainer-option generator_learning_rate=..., "
+                "discriminator_learning_rate=...), or try spectral_normalization, r1_weight "
+                "or another loss")
         step = checkpoint.restore_latest()  # restores the rollback count too
         stream.rollbacks.assign(rollbacks + 1)
         logging.warning("%s; rolling back to step %d (rollback %d of %d)", guard.divergence,

@@ -80,7 +80,8 @@ def test_the_terminal_shows_a_line_per_component_and_the_summary_and_the_log_the
                      r"\(report: .*/reports/ingestion_report-.*\.json\)$",
                      finished["FileBasedExampleGen"])
     assert finished["AnomaliesGate"].endswith(": no schema anomalies")
-    assert re.search(r": step 300, 19200 images seen, d_loss [\d.]+, g_loss [\d.]+$",
+    assert re.search(r": step 300, 19200 images seen, discriminator_loss [\d.]+, "
+                     r"generator_loss [\d.]+$",
                      finished["Trainer"])
     assert re.search(r": FID [\d.]+ \([\d.]+x the real-vs-real floor [\d.]+\): BLESSED$",
                      finished["FidEvaluator"])
@@ -246,12 +247,28 @@ def test_too_many_rejected_images_end_in_one_message_and_a_report_that_outlives_
 
 
 @pytest.mark.e2e
-def test_three_images_end_in_one_message_saying_a_split_is_empty(tmp_path, capsys):
-    bundled_data.write_digits(tmp_path / "digits", limit=3)
+def test_three_images_that_leave_the_eval_split_empty_end_in_one_message(tmp_path, capsys):
+    import tensorflow as tf
+    from PIL import Image
+
+    from components.ingest_beam import split_of
+    from modules import features
+
+    def goes_to_train(name):  # TFX's hash split of the path, 80 of 100 buckets for train
+        path = tf.train.Feature(bytes_list=tf.train.BytesList(value=[name.encode()]))
+        example = tf.train.Example(features=tf.train.Features(feature={features.PATH: path}))
+        return split_of(example, 2, features.PATH, [80, 100]) == 0
+
+    names = [name for name in (f"digit_{index}.png" for index in range(20))
+             if goes_to_train(name)][:3]
+    (tmp_path / "digits").mkdir()
+    for name, pixels in zip(names, bundled_data.digits_as_uint8()[0]):
+        Image.fromarray(pixels, mode="L").save(tmp_path / "digits" / name)
     message, _ = failed_run(["--data-dir", str(tmp_path / "digits"),
                              "--output-dir", str(tmp_path / "out")], capsys)
-    assert re.match(r"error: FileBasedExampleGen failed: The (train|eval) split got no image",
-                    message), message
+    assert message.startswith("error: FileBasedExampleGen failed: The eval split got no image "
+                              f"from {tmp_path / 'digits'}: 3 inputs seen, 3 examples written "
+                              "(3 train, 0 eval)"), message
     assert "add images (a few dozen at least) or change --train-fraction" in message
 
 
