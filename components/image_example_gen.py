@@ -66,6 +66,9 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
         (examples,) = output_dict[standard_component_specs.EXAMPLES_KEY]
         input_base = exec_properties[INPUT_BASE_KEY]
         options = options_from(exec_properties)
+        if options.input_format != "tfds" and not tf.io.gfile.isdir(input_base):
+            raise ingestion_report.IngestionError(
+                f"The input folder {input_base} does not exist (--data-dir)")
         output_config = tfx.proto.Output()
         json_format.Parse(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
                           output_config)
@@ -75,11 +78,16 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
             artifact_utils.get_split_uri([examples], split.name), DEFAULT_TF_RECORD_FILE_NAME))
             for split in output_config.split_config.splits]
         work_dir = os.path.join(examples.uri, "_ingest_work")
-        with self._make_beam_pipeline() as pipeline:
-            _ = (pipeline
-                 | "Ingest" >> ingest_beam.IngestInputs(input_base, options, work_dir)
-                 | "WriteSplits" >> ingest_beam.WriteSplits(
-                     splits, output_config.split_config.partition_feature_name))
+        try:
+            with self._make_beam_pipeline() as pipeline:
+                _ = (pipeline
+                     | "Ingest" >> ingest_beam.IngestInputs(
+                         input_base, options, work_dir,
+                         show_progress=ingest_beam.runs_in_process(pipeline.options))
+                     | "WriteSplits" >> ingest_beam.WriteSplits(
+                         splits, output_config.split_config.partition_feature_name))
+        finally:
+            ingest_beam.close_progress(work_dir)
         examples_utils.set_payload_format(
             examples, exec_properties[standard_component_specs.OUTPUT_DATA_FORMAT_KEY])
         examples_utils.set_file_format(examples, to_file_format_str(
@@ -94,6 +102,8 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
             report_path, {"input_base": input_base, **options.to_dict()}, inputs_seen, written,
             tf.io.gfile.glob(os.path.join(work_dir, ingest_beam.REJECTIONS_PREFIX + "*")))
         tf.io.gfile.rmtree(work_dir)
+        if options.report_dir:
+            report_path = ingestion_report.keep_report(report_path, options.report_dir)
 
         examples.set_int_custom_property("inputs_seen", summary.inputs_seen)
         for split, count in summary.examples_written.items():

@@ -21,6 +21,7 @@ from typing import Iterator, Sequence, Union
 import apache_beam as beam
 from google.protobuf.message import DecodeError
 import tensorflow as tf
+import tqdm
 
 from components.image_decoding import (CORRUPT, NOT_AN_IMAGE, UNREADABLE, Rejection,
                                        image_to_example)
@@ -28,10 +29,54 @@ from components.ingest_config import IngestOptions
 from components.ingestion_report import rejection_to_json_line
 from components.tfds_source import UNLABELED, TfdsShard, resolve
 from modules import features
+from modules.progress import progress_bar
 
 INPUTS_SEEN_FILE = "inputs_seen"
 REJECTIONS_PREFIX = "rejections"
 _REJECTED = "rejected"
+# The terminal progress bar of an in-process job, by its work folder: the DoFn instances
+# of one job share it (see `_Normalize`), and the executor closes it (`close_progress`).
+_PROGRESS: dict[str, tqdm.tqdm] = {}
+
+
+@dataclasses.dataclass(frozen=True)
+class Progress:
+    """Which job's bar to advance, and how many inputs it will see (None: not known ahead)."""
+
+    key: str
+    total: int | None
+
+    def advance(self) -> None:
+        if self.key not in _PROGRESS:
+            _PROGRESS[self.key] = progress_bar("Ingest", self.total)
+        _PROGRESS[self.key].update(1)
+
+
+def runs_in_process(options: beam.options.pipeline_options.PipelineOptions) -> bool:
+    """Whether the job's steps run in this process, which has the terminal: the local
+    runners in their default in-memory mode (not multi-processing, not a remote runner)."""
+    runner = options.view_as(beam.options.pipeline_options.StandardOptions).runner
+    mode = options.view_as(beam.options.pipeline_options.DirectOptions).direct_running_mode
+    return (runner or "DirectRunner").split(".")[-1] in (
+        "FnApiRunner", "DirectRunner", "SwitchingDirectRunner") and mode == "in_memory"
+
+
+def close_progress(key: str) -> None:
+    bar = _PROGRESS.pop(key, None)
+    if bar is not None:
+        bar.close()
+
+
+def expected_inputs(input_base: str, options: IngestOptions) -> int | None:
+    """The number of inputs, when known before reading them: the files below the folder
+    (one more listing of names), or the records a TFDS dataset's metadata promises."""
+    if options.input_format == "images":
+        return sum(len(names) for _, _, names in tf.io.gfile.walk(input_base))
+    if options.input_format == "tfds":
+        return sum(shard.num_records for shard in resolve(
+            options.tfds_name, input_base, options.tfds_splits, options.image_feature,
+            options.label_feature).shards)
+    return None  # TFRecord files: records are counted as they are read
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,10 +242,13 @@ def WriteSplits(examples, splits: Sequence[OutputSplit], partition_feature: str)
 class _Normalize(beam.DoFn):
     """A raw input to a canonical tf.Example, or its rejection as a JSON line."""
 
-    def __init__(self, options: IngestOptions):
+    def __init__(self, options: IngestOptions, progress: Progress | None):
         self._settings = options.settings
+        self._progress = progress
 
     def process(self, item: Union[RawImage, Rejection]):
+        if self._progress:
+            self._progress.advance()
         result = item if isinstance(item, Rejection) else image_to_example(
             item.content, item.path, self._settings, item.label)
         if isinstance(result, Rejection):
@@ -212,10 +260,16 @@ class _Normalize(beam.DoFn):
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.pvalue.PBegin)
 @beam.typehints.with_output_types(tf.train.Example)
-def IngestInputs(pipeline, input_base: str, options: IngestOptions,
-                 work_dir: str) -> beam.pvalue.PCollection:
-    """Streams every input below `input_base` into tf.Examples; rejections go to shards."""
+def IngestInputs(pipeline, input_base: str, options: IngestOptions, work_dir: str,
+                 show_progress: bool = False) -> beam.pvalue.PCollection:
+    """Streams every input below `input_base` into tf.Examples; rejections go to shards.
+
+    `show_progress`: a progress bar on standard output, keyed by `work_dir`; only for
+    runners that process the job in this process (workers elsewhere have no terminal).
+    """
     input_base = input_base.rstrip("/")
+    progress = Progress(work_dir, expected_inputs(input_base, options)) if show_progress \
+        else None
     if options.input_format == "tfds":
         source = resolve(options.tfds_name, input_base, options.tfds_splits,
                          options.image_feature, options.label_feature)
@@ -234,7 +288,7 @@ def IngestInputs(pipeline, input_base: str, options: IngestOptions,
         else:
             inputs = files | "ReadRecords" >> beam.FlatMap(
                 _read_records, input_base, options.image_feature, options.label_feature)
-    results = inputs | "Normalize" >> beam.ParDo(_Normalize(options)).with_outputs(
+    results = inputs | "Normalize" >> beam.ParDo(_Normalize(options, progress)).with_outputs(
         _REJECTED, main="examples")
     _ = (inputs
          | "CountInputs" >> beam.combiners.Count.Globally()

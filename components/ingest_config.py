@@ -43,6 +43,9 @@ class IngestOptions:
     tfds_name: str = ""             # as `tfds.builder` takes it: "mnist", "mnist/config:1.0.0"
     tfds_splits: tuple[str, ...] = ()   # TFDS splits to read, pooled; empty: every split
     max_rejected_fraction: float = DEFAULT_MAX_REJECTED_FRACTION
+    # where a time-stamped copy of each ingestion report is kept ("": the artifact only); it
+    # outlives a failed run, whose outputs the orchestrator deletes
+    report_dir: str = ""
 
     def __post_init__(self):
         if self.input_format not in INPUT_FORMATS:
@@ -68,7 +71,8 @@ class IngestOptions:
                 "input_format": self.input_format, "image_feature": self.image_feature,
                 "label_feature": self.label_feature, "tfds_name": self.tfds_name,
                 "tfds_splits": list(self.tfds_splits),
-                "max_rejected_fraction": self.max_rejected_fraction}
+                "max_rejected_fraction": self.max_rejected_fraction,
+                "report_dir": self.report_dir}
 
     @classmethod
     def from_dict(cls, values: dict) -> "IngestOptions":
@@ -78,4 +82,5 @@ class IngestOptions:
                    input_format=values["input_format"], image_feature=values["image_feature"],
                    label_feature=values["label_feature"], tfds_name=values["tfds_name"],
                    tfds_splits=tuple(values["tfds_splits"]),
-                   max_rejected_fraction=float(values["max_rejected_fraction"]))
+                   max_rejected_fraction=float(values["max_rejected_fraction"]),
+                   report_dir=values.get("report_dir", ""))

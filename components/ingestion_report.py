@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import datetime
 import json
 import os
 
@@ -89,7 +90,8 @@ def _rejection_lines(rejection_files: list[str]):
 
 def check_bounds(summary: IngestionSummary, source: str, max_rejected_fraction: float,
                  report_path: str) -> None:
-    """Fails the run when no image is usable or too large a fraction was rejected."""
+    """Fails the run when no image is usable, too large a fraction was rejected, or a split
+    got no image (training or evaluation would have nothing to read)."""
     if summary.written == 0:
         raise IngestionError(
             f"No valid image found in {source}: {summary.describe()}. Report: {report_path}")
@@ -97,7 +99,25 @@ def check_bounds(summary: IngestionSummary, source: str, max_rejected_fraction: 
         raise IngestionError(
             f"{summary.rejected} of {summary.inputs_seen} inputs in {source} were rejected "
             f"({summary.rejected_fraction:.1%}), over the limit of {max_rejected_fraction:.1%} "
-            f"(max_rejected_fraction): {summary.describe()}. Report: {report_path}")
+            f"(--max-rejected-fraction, setting max_rejected_fraction): {summary.describe()}. "
+            f"Report: {report_path}")
+    empty = [split for split, count in summary.examples_written.items() if count == 0]
+    if empty:
+        raise IngestionError(
+            f"The {' and '.join(empty)} split got no image from {source}: "
+            f"{summary.describe()}. Each image goes to a split by a hash of its path, so a "
+            "handful of images can leave a split empty: add images (a few dozen at least) or "
+            f"change --train-fraction. Report: {report_path}")
+
+
+def keep_report(report_path: str, report_dir: str) -> str:
+    """Copies the report to `report_dir` under a UTC time stamp, where it outlives a failed
+    run (the orchestrator deletes a failed execution's outputs); returns the copy's path."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    kept = os.path.join(report_dir, f"ingestion_report-{stamp}.json")
+    tf.io.gfile.makedirs(report_dir)
+    tf.io.gfile.copy(report_path, kept, overwrite=True)
+    return kept
 
 
 def count_records(split_dir: str) -> int:
@@ -106,4 +126,9 @@ def count_records(split_dir: str) -> int:
     if not files:
         return 0
     dataset = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+    return int(dataset.reduce(tf.constant(0, tf.int64), _count_one))
+
+
+@tf.autograph.experimental.do_not_convert  # plain TF already; AutoGraph cannot parse lambdas
+def _count_one(count, _):
+    return count + 1

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
+import tqdm
 
 from modules import data, metrics
 from modules.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint, all_finite,
@@ -25,10 +26,11 @@ from modules.images import save_sample_grid
 from modules.keras import keras
 from modules.losses import get_loss
 from modules.networks import build_discriminator, build_generator
+from modules.progress import progress_bar
 from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
 from modules.trained_extractors import TRAINED_EXTRACTORS, training_images
 from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
-                                     LOCATION_KEYS, TrainerConfig)
+                                     LOCATION_KEYS, TRAINING_RESULT_FILE, TrainerConfig)
 
 SAMPLE_GRID_FILE = "sample_grid.png"
 SAMPLES_DIR = "samples"
@@ -127,6 +129,33 @@ class TrainingMonitor(keras.callbacks.Callback):
         save_sample_grid(path, self.model.inference_generator(self.noise, training=False).numpy())
 
 
+class ProgressBar(keras.callbacks.Callback):
+    """A progress bar in images seen of the run's budget (images/s, ETA, last losses).
+    Lives across the `fit` calls of one training run (a rollback moves it back)."""
+
+    def __init__(self, total_images: int):
+        super().__init__()
+        self.total_images = total_images
+        self.last_losses: dict[str, float] = {}
+        self._bar: tqdm.tqdm | None = None
+
+    def on_train_begin(self, logs=None):
+        if self._bar is None:
+            self._bar = progress_bar("Training", self.total_images,
+                                     int(self.model.images_seen.numpy()))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last_losses = {name: float(value) for name, value in sorted((logs or {}).items())
+                            if name.endswith("_loss")}
+        self._bar.set_postfix({name: f"{value:.3f}" for name, value in self.last_losses.items()},
+                              refresh=False)
+        self._bar.update(int(self.model.images_seen.numpy()) - self._bar.n)
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()
+
+
 class CheckpointAndGuard(keras.callbacks.Callback):
     """Checkpoints every N steps and at the end, and stops training when a loss or weight
     stops being finite (so no non-finite state is ever checkpointed or exported)."""
@@ -209,33 +238,48 @@ def train(config: TrainerConfig, images: data.ImageStream, train_steps: int, run
                      checkpoint_dir)
         guard = CheckpointAndGuard(checkpoint, config.checkpoint_every_steps)
         monitor = TrainingMonitor(config, train_steps, run_dir)
+        progress = ProgressBar(train_steps * config.batch_size * config.discriminator_steps)
         # The selector runs before the guard, so the end-of-training checkpoint holds its
         # verdict.
-        callbacks = [monitor] + ([SnapshotSelector(cheap_fid, best, config.fid_every_steps,
-                                                   monitor.writer)] if best else []) + [guard]
-        while gan.step < train_steps:
-            dataset = images.batches(
-                data.stream_seed(config.seed, int(stream.rollbacks.numpy())),
-                int(gan.images_seen.numpy()), int(stream.records_per_epoch.numpy()),
-                config.batch_size * config.discriminator_steps)
-            gan.fit(dataset, epochs=1, steps_per_epoch=train_steps - gan.step,
-                    callbacks=callbacks, verbose=0)
-            if guard.divergence is None:
-                continue
-            rollbacks = int(stream.rollbacks.numpy())
-            if config.on_non_finite == "stop" or rollbacks >= config.max_rollbacks:
-                raise NonFiniteTrainingError(
-                    f"{guard.divergence} (after {rollbacks} rollbacks); nothing is exported. "
-                    "Lower the learning rates, or try spectral_normalization, r1_weight or "
-                    "another loss")
-            step = checkpoint.restore_latest()  # restores the rollback count too
-            stream.rollbacks.assign(rollbacks + 1)
-            logging.warning("%s; rolling back to step %d (rollback %d of %d)", guard.divergence,
-                            step, rollbacks + 1, config.max_rollbacks)
+        callbacks = [progress, monitor] + ([SnapshotSelector(
+            cheap_fid, best, config.fid_every_steps, monitor.writer)] if best else []) + [guard]
+        try:
+            _fit(gan, images, config, stream, checkpoint, guard, callbacks, train_steps)
+        finally:
+            progress.close()
+        with tf.io.gfile.GFile(os.path.join(run_dir, TRAINING_RESULT_FILE), "w") as out:
+            json.dump({"step": gan.step, "images_seen": int(gan.images_seen.numpy()),
+                       "losses": progress.last_losses}, out)
     if best and best.exists:
         logging.info("Exporting the best snapshot: cheap FID %.4f at step %d",
                      float(best.fid.numpy()), int(best.step.numpy()))
     return TrainingResult(gan, start_step, int(stream.rollbacks.numpy()), best)
+
+
+def _fit(gan: GAN, images: data.ImageStream, config: TrainerConfig, stream: data.StreamState,
+         checkpoint: TrainingCheckpoint, guard: CheckpointAndGuard, callbacks: list,
+         train_steps: int) -> None:
+    """Fits to `train_steps`, rolling back to the last checkpoint on divergence when allowed."""
+    while gan.step < train_steps:
+        dataset = images.batches(
+            data.stream_seed(config.seed, int(stream.rollbacks.numpy())),
+            int(gan.images_seen.numpy()), int(stream.records_per_epoch.numpy()),
+            config.batch_size * config.discriminator_steps)
+        gan.fit(dataset, epochs=1, steps_per_epoch=train_steps - gan.step,
+                callbacks=callbacks, verbose=0)
+        if guard.divergence is None:
+            continue
+        rollbacks = int(stream.rollbacks.numpy())
+        if config.on_non_finite == "stop" or rollbacks >= config.max_rollbacks:
+            raise NonFiniteTrainingError(
+                f"{guard.divergence} (after {rollbacks} rollbacks); nothing is exported. "
+                "Lower the learning rates (--trainer-option generator_learning_rate=..., "
+                "discriminator_learning_rate=...), or try spectral_normalization, r1_weight "
+                "or another loss")
+        step = checkpoint.restore_latest()  # restores the rollback count too
+        stream.rollbacks.assign(rollbacks + 1)
+        logging.warning("%s; rolling back to step %d (rollback %d of %d)", guard.divergence,
+                        step, rollbacks + 1, config.max_rollbacks)
 
 
 def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output,

@@ -23,6 +23,9 @@ LOCATION_KEYS = (CHECKPOINT_ROOT_KEY, FID_CACHE_KEY)
 # part that changes training (in the checkpoint folder's key).
 CODE_VERSION_KEY = "code_version"
 TRAINING_CODE_VERSION_KEY = "training_code_version"
+# What training ended with (step, images seen, last losses), in the Trainer's model run
+# folder; the local runner's finish line reads it.
+TRAINING_RESULT_FILE = "training_result.json"
 
 
 @dataclasses.dataclass(frozen=True)

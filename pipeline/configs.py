@@ -118,6 +118,11 @@ class PipelineConfig:
         return os.path.join(self.output_dir, "checkpoints")
 
     @property
+    def report_dir(self) -> str:
+        """Ingestion reports, kept where a failed run does not delete them."""
+        return os.path.join(self.output_dir, "reports")
+
+    @property
     def metadata_path(self) -> str:
         return os.path.join(self.output_dir, "metadata.sqlite")
 
@@ -146,7 +151,8 @@ class PipelineConfig:
                                     self.max_image_pixels),
             input_format=self.input_format, image_feature=self.image_feature,
             label_feature=self.label_feature, tfds_name=self.tfds_name,
-            tfds_splits=self.tfds_splits, max_rejected_fraction=self.max_rejected_fraction)
+            tfds_splits=self.tfds_splits, max_rejected_fraction=self.max_rejected_fraction,
+            report_dir=self.report_dir)
 
     def data_expectations(self) -> DataExpectations:
         """The schema's channel and size ranges (see `components.schema_rules`)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 
 from components.ingest_config import FIT_MODES, INPUT_FORMATS
 from components.quality_gate import SETTING_FLAGS, GateConfig
@@ -139,10 +140,42 @@ def trainer_options(assignments: list[str]) -> dict:
     for assignment in assignments:
         name, _, value = assignment.partition("=")
         if name not in types:
-            raise SystemExit(f"--trainer-option: unknown setting {name!r}; "
+            raise ValueError(f"unknown Trainer setting {name!r} in {assignment!r}; "
                              f"choose from {sorted(types)}")
         if types[name] == "bool":
             options[name] = value.lower() in ("1", "true", "yes")
         else:
-            options[name] = {"int": int, "float": float}.get(types[name], str)(value)
+            convert = {"int": int, "float": float}.get(types[name], str)
+            try:
+                options[name] = convert(value)
+            except ValueError:
+                raise ValueError(f"{name} takes a number ({types[name]}), got {value!r}") from None
     return options
+
+
+# Settings whose name in error messages is not their flag's name.
+SETTING_FLAGS = {"fid_num_samples": "fid_samples", "fid_baseline_tolerance": "fid_tolerance",
+                 "max_pixels": "max_image_pixels", "image size": "image_size",
+                 "train fraction": "train_fraction", "channel range": "channels",
+                 "side range": "min_image_side"}
+
+
+def name_the_flag(message: str, args: argparse.Namespace) -> str:
+    """A settings error as the user typed it: `--flag value: message`.
+
+    The flag is the one whose setting the message names (the longest such name);
+    Trainer settings set by a `--trainer-option` are named as that option.
+    """
+    for assignment in args.trainer_option:
+        if _names(assignment.partition("=")[0], message):
+            return f"--trainer-option {assignment}: {message}"
+    names = {name: name for name in vars(args)} | SETTING_FLAGS
+    for name in sorted(names, key=len, reverse=True):
+        if _names(name, message):
+            dest = names[name]
+            return f"--{dest.replace('_', '-')} {getattr(args, dest)}: {message}"
+    return message
+
+
+def _names(setting: str, message: str) -> bool:
+    return re.search(rf"\b{re.escape(setting)}\b", message) is not None

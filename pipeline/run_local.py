@@ -6,16 +6,29 @@ Only paths and runner settings live here; the pipeline itself is
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import os
+from typing import Callable
 
 from components.quality_gate import EvaluationResult
-from pipeline import bundled_data, configs, flags, preflight
+from pipeline import bundled_data, configs, flags, preflight, run_output
 
 RUNNERS = ("local", "beam")
 
 
-def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
+@dataclasses.dataclass(frozen=True)
+class LocalRun:
+    """A parsed command line: the pipeline's settings and how to run it here."""
+
+    config: configs.PipelineConfig
+    runner: str = "local"
+    verbose: bool = False
+
+
+def parse_args(argv=None) -> LocalRun:
+    """Flags to a validated `LocalRun`; a bad setting exits with status 2 and one line,
+    `error: <the flag as typed>: <what is wrong>`, before anything heavy is imported."""
     parser = argparse.ArgumentParser(description="Train, score and push a GAN generator locally.")
     parser.add_argument("--data-dir", default=None,
                         help="folder of images (class subfolders become labels); with "
@@ -25,32 +38,45 @@ def parse_args(argv=None) -> tuple[configs.PipelineConfig, str]:
                              "default: the bundled digits, written to "
                              f"{configs.DEFAULT_DATA_DIR} on first use")
     parser.add_argument("--output-dir", default=configs.PipelineConfig().output_dir,
-                        help="pipeline root and ML Metadata (SQLite) go here")
+                        help="pipeline root, ML Metadata (SQLite), logs/ and reports/ go here")
     parser.add_argument("--serving-dir", default=None,
                         help="where blessed generators are pushed (TF Serving layout); "
                              "default: <output-dir>/serving_model")
     parser.add_argument("--runner", choices=RUNNERS, default="local",
                         help="LocalDagRunner (local) or BeamDagRunner (beam)")
+    parser.add_argument("--verbose", action="store_true",
+                        default=run_output.verbose_from_environment(),
+                        help="every TFX, Beam and TensorFlow log line on the terminal instead "
+                             f"of in <output-dir>/logs/ (also: {run_output.VERBOSE_ENV}=1)")
     flags.add_pipeline_flags(parser)
     args = parser.parse_args(argv)
 
     output_dir = os.path.abspath(args.output_dir)
     data_dir = args.data_dir
+    if data_dir is not None and args.input_format != "tfds" and not os.path.isdir(data_dir):
+        parser.exit(2, f"error: --data-dir {data_dir}: the folder does not exist\n")
     if data_dir is None and args.input_format == "tfds":
         from components.tfds_source import default_data_dir
 
         data_dir = default_data_dir()
-    config = flags.pipeline_config(
-        args,
-        data_dir=os.path.abspath(data_dir or configs.DEFAULT_DATA_DIR),
-        output_dir=output_dir,
-        serving_dir=os.path.abspath(args.serving_dir or os.path.join(output_dir, "serving_model")))
+    try:
+        config = flags.pipeline_config(
+            args,
+            data_dir=os.path.abspath(data_dir or configs.DEFAULT_DATA_DIR),
+            output_dir=output_dir,
+            serving_dir=os.path.abspath(args.serving_dir or os.path.join(output_dir,
+                                                                         "serving_model")))
+    except ValueError as error:
+        parser.exit(2, f"error: {flags.name_the_flag(str(error), args)}\n")
     if data_dir is None:
         bundled_data.write_digits(config.data_dir)
-    return config, args.runner
+    return LocalRun(config, args.runner, args.verbose)
 
 
-def run(config: configs.PipelineConfig, runner: str = "local") -> None:
+def run(config: configs.PipelineConfig, runner: str = "local",
+        say: Callable[[str], None] = print) -> None:
+    """Runs the pipeline, calling `say` with a line as each component starts and finishes;
+    a component's exception comes out as `ComponentFailed`."""
     preflight.check(config)  # refuses a run whose generator could not be evaluated
     if config.input_format == "tfds":
         # Before TFX's ExampleGen driver, which would only say that no file matches.
@@ -62,6 +88,7 @@ def run(config: configs.PipelineConfig, runner: str = "local") -> None:
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
+    from pipeline.run_monitor import ComponentMonitor
 
     metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
     pipeline = create_pipeline(config, metadata_connection_config=metadata)
@@ -73,7 +100,18 @@ def run(config: configs.PipelineConfig, runner: str = "local") -> None:
 
         dag_runner = BeamDagRunner()
     logging.set_verbosity(logging.INFO)
-    dag_runner.run(pipeline)
+    monitor = ComponentMonitor(config.metadata_path, configs.PIPELINE_NAME,
+                               [component.id for component in pipeline.components], say)
+    absl_logger = logging.get_absl_logger()
+    absl_logger.addHandler(monitor)
+    try:
+        dag_runner.run(pipeline)
+    except Exception as error:
+        if monitor.running is None:
+            raise
+        raise run_output.ComponentFailed(monitor.running, error) from error
+    finally:
+        absl_logger.removeHandler(monitor)
 
 
 def summarize(config: configs.PipelineConfig) -> str:
@@ -83,6 +121,7 @@ def summarize(config: configs.PipelineConfig) -> str:
         return max(matches, key=os.path.getmtime) if matches else None
 
     lines = [f"ML Metadata:        {config.metadata_path}"]
+    result = None
     metrics_path = newest("FidEvaluator/evaluation/*/metrics.json")
     if metrics_path:
         with open(metrics_path) as source:
@@ -93,21 +132,34 @@ def summarize(config: configs.PipelineConfig) -> str:
     if grid:
         lines.append(f"Sample grid:        {grid}")
     lines.append(f"TensorBoard:        tensorboard --logdir {os.path.dirname(grid)}" if grid else "")
-    versions = sorted(glob.glob(os.path.join(config.serving_dir, "*", "saved_model.pb")))
-    lines.append(f"Pushed generator:   {os.path.dirname(versions[-1])}" if versions
-                 else f"Pushed generator:   none in {config.serving_dir}")
+    lines.append(_serving_line(config.serving_dir, blessed=bool(result and result.blessed)))
     return "\n".join(line for line in lines if line)
 
 
-def main(argv=None) -> None:
-    from components.ingestion_report import IngestionError
+def _serving_line(serving_dir: str, blessed: bool) -> str:
+    """What this run pushed, and which version TF Serving serves (the highest number)."""
+    from components.push import served_version
 
-    config, runner = parse_args(argv)
-    try:
-        run(config, runner)
-    except (IngestionError, preflight.PreflightError) as error:  # says what to do
-        raise SystemExit(f"error: {error}") from None
-    print("\n" + summarize(config))
+    version = served_version(serving_dir)
+    served = (f"version {version} ({os.path.join(serving_dir, str(version))})"
+              if version is not None else f"nothing (no version in {serving_dir})")
+    if blessed:
+        return f"Pushed generator:   {served}"
+    return f"Pushed generator:   nothing this run (not blessed); serving {served}"
+
+
+def main(argv=None) -> None:
+    local = parse_args(argv)
+    output = run_output.RunOutput(local.config.output_dir, local.verbose)
+    failure = None
+    with output.routed():
+        try:
+            run(local.config, local.runner, output.say)
+        except Exception as error:  # noqa: BLE001  (every failure ends in one message)
+            failure = output.fail(error)
+    if failure:
+        raise SystemExit(failure)
+    output.say("\n" + summarize(local.config))
 
 
 if __name__ == "__main__":

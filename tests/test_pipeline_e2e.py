@@ -2,6 +2,7 @@
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -35,18 +36,77 @@ print(json.dumps({
 """
 
 
+def run_flags(root) -> list[str]:
+    """`make run`'s command line on a slice of the digits: short training, a gate that
+    blesses any generator whose FID can be computed (a few hundred steps make no good
+    one: these runs test the plumbing), the plain (not averaged) generator, and its
+    compressed copies."""
+    return ["--data-dir", str(root / "digits"), "--output-dir", str(root / "out"),
+            "--serving-dir", str(root / "serving"), "--train-steps", "300",
+            "--max-fid-ratio", "1e9", "--min-recall", "0", "--min-precision", "0",
+            "--fid-samples", "300", "--compressed-precisions", "float16,int8",
+            "--compressed-fid-tolerance", "1e9"] + [
+        arg for option in ("log_every_steps=100", "sample_every_steps=100", "fid_every_steps=0",
+                           "ema_decay=0", "generator_learning_rate=2e-4",
+                           "discriminator_learning_rate=2e-4")
+        for arg in ("--trainer-option", option)]
+
+
 @pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory):
+def make_run(tmp_path_factory):
+    """`python -m pipeline.run_local` as `make run` starts it: its config, stdout and stderr."""
     root = tmp_path_factory.mktemp("e2e")
     bundled_data.write_digits(root / "digits", limit=600)
-    config = configs.PipelineConfig(
-        data_dir=str(root / "digits"), output_dir=str(root / "out"),
-        serving_dir=str(root / "serving"), train_steps=300, gate=ANY_FINITE_FID,
-        fid_num_samples=300, compressed_precisions=("float16", "int8"),
-        compressed_fid_tolerance=1e9,
-        trainer=dataclasses.replace(TrainerConfig(), log_every_steps=100, sample_every_steps=100))
-    run_local.run(config, runner="local")
-    return config
+    flags = run_flags(root)
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("GAN_PIPELINE_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
+    completed = subprocess.run([sys.executable, "-m", "pipeline.run_local", *flags],
+                               capture_output=True, text=True, timeout=3600,
+                               cwd=configs.PROJECT_ROOT, env=env)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return run_local.parse_args(flags).config, completed, flags
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(make_run):
+    return make_run[0]
+
+
+@pytest.mark.e2e
+def test_the_terminal_shows_a_line_per_component_and_the_summary_and_the_log_the_rest(make_run):
+    config, completed, _ = make_run
+    lines = completed.stdout.splitlines()
+    assert len(lines) < 100, completed.stdout
+    assert "INFO" not in completed.stderr and len(completed.stderr.splitlines()) < 5
+    log_path = lines[0].removeprefix("Log: ")
+    assert os.path.dirname(log_path) == os.path.join(config.output_dir, "logs")
+    for number, node in enumerate(COMPONENTS, start=1):
+        prefix = rf"\[\s*{number}/{len(COMPONENTS)}\] {node}\s+"
+        assert any(re.fullmatch(prefix + "started", line) for line in lines), node
+        assert any(re.match(prefix + r"done in ", line) for line in lines), node
+    finished = {re.match(r"\[\s*\d+/\d+\] (\w+)", line).group(1): line
+                for line in lines if " done in " in line}
+    assert re.search(r": 600 inputs, \d+ train \+ \d+ eval images written, 0 rejected "
+                     r"\(report: .*/reports/ingestion_report-.*\.json\)$",
+                     finished["FileBasedExampleGen"])
+    assert finished["AnomaliesGate"].endswith(": no schema anomalies")
+    assert re.search(r": step 300, 19200 images seen, discriminator_loss [\d.]+, "
+                     r"generator_loss [\d.]+$",
+                     finished["Trainer"])
+    assert re.search(r": FID [\d.]+ = [\d.]+x the real-vs-real floor: BLESSED$",
+                     finished["FidEvaluator"])
+    assert re.search(r": pushed version \d+ to ", finished["GeneratorPusher"])
+    assert any(line.startswith("Training") and "img/s" in line
+               for line in completed.stdout.replace("\r", "\n").splitlines())
+    for label in ("ML Metadata:", "FID:", "Decision:           BLESSED", "Sample grid:",
+                  "Pushed generator:   version"):
+        assert any(line.startswith(label) for line in lines), label
+    with open(log_path) as log:
+        logged = log.read()
+    assert logged.count("\n") > 20 * len(lines)  # the full detail is in the log
+    for node in COMPONENTS:
+        assert f"Component {node} is finished." in logged
+    assert "Going to run a new execution" in logged and "step 300/300" in logged
 
 
 @pytest.mark.e2e
@@ -163,6 +223,114 @@ def test_editing_the_report_code_reruns_only_evaluation_and_push(pipeline_run, t
                     else metadata_store_pb2.Execution.CACHED)
         assert states[node] == expected, node
     assert sorted(os.listdir(pipeline_run.checkpoint_root)) == checkpoints_before
+
+
+def failed_run(flags, capsys):
+    """Runs `run_local.main`, which must fail; returns its message and the terminal lines."""
+    with pytest.raises(SystemExit) as stop:
+        run_local.main(flags)
+    message = str(stop.value.code)
+    terminal = capsys.readouterr().out
+    assert "Traceback" not in message + terminal
+    lines = message.splitlines()
+    log_path = lines[-1].removeprefix("Full log (with the traceback): ")
+    with open(log_path) as log:
+        assert "Traceback (most recent call last)" in log.read()
+    assert f"Log: {log_path}" in terminal.splitlines()
+    assert len(terminal.splitlines()) < 40 and len(lines) < 15
+    return message, terminal
+
+
+# The next three runs reuse the first run's outputs (ingest to Trainer come from the cache)
+# and come after the tests that count its executions.
+@pytest.mark.e2e
+def test_a_diverging_trainer_ends_in_one_message(make_run, capsys):
+    message, terminal = failed_run(make_run[2] + [
+        "--trainer-option", "generator_learning_rate=1e30",
+        "--trainer-option", "discriminator_learning_rate=1e30"], capsys)
+    assert re.match(r"error: Trainer failed: training diverged at step \d+: .* not finite "
+                    r"\(after 0 rollbacks\); nothing is exported\. Lower the learning rates",
+                    message), message
+    assert "[ 8/10] Trainer             started" in terminal
+    assert "[ 7/10] Transform           cached in" in terminal
+
+
+@pytest.mark.e2e
+def test_an_evaluator_that_cannot_score_ends_in_one_message(make_run, capsys, tmp_path):
+    message, terminal = failed_run(make_run[2] + [
+        "--fid-extractor", "inception",
+        "--fid-extractor-path", str(tmp_path / "inception-2015-12-05.tgz")], capsys)
+    assert message.startswith("error: FidEvaluator failed: cannot read the Inception-v3 FID "
+                              f"weights from '{tmp_path}"), message
+    assert "[ 8/10] Trainer             cached in" in terminal
+
+
+@pytest.mark.e2e
+def test_when_nothing_is_blessed_the_summary_names_the_version_still_served(make_run, capsys):
+    config = make_run[0]
+    (served,) = os.listdir(config.serving_dir)
+    run_local.main(make_run[2] + ["--fid-threshold", "0.0001"])
+    lines = capsys.readouterr().out.splitlines()
+    assert any(re.search(r"FidEvaluator +done in .*: NOT blessed$", line) for line in lines)
+    assert any(re.search(r"GeneratorPusher +done in .*: nothing pushed", line) for line in lines)
+    assert (f"Pushed generator:   nothing this run (not blessed); serving version {served} "
+            f"({os.path.join(config.serving_dir, served)})") in lines
+    assert os.listdir(config.serving_dir) == [served]
+
+
+@pytest.mark.e2e
+def test_too_many_rejected_images_end_in_one_message_and_a_report_that_outlives_the_run(
+        tmp_path, capsys):
+    bundled_data.write_digits(tmp_path / "digits", limit=30)
+    for index in range(10):
+        (tmp_path / "digits" / f"broken_{index}.png").write_bytes(b"not a png")
+    message, _ = failed_run(["--data-dir", str(tmp_path / "digits"),
+                             "--output-dir", str(tmp_path / "out")], capsys)
+    assert message.startswith("error: FileBasedExampleGen failed: 10 of 40 inputs in "), message
+    assert "over the limit of 10.0% (--max-rejected-fraction, " in message
+    report_path = re.search(r"Report: (\S+)\n", message).group(1)
+    assert os.path.dirname(report_path) == str(tmp_path / "out" / "reports")
+    with open(report_path) as source:
+        report = json.load(source)
+    assert sorted(entry["path"] for entry in report["rejections"]) == [
+        f"broken_{index}.png" for index in range(10)]
+
+
+@pytest.mark.e2e
+def test_three_images_that_leave_the_eval_split_empty_end_in_one_message(tmp_path, capsys):
+    import tensorflow as tf
+    from PIL import Image
+
+    from components.ingest_beam import split_of
+    from modules import features
+
+    def goes_to_train(name):  # TFX's hash split of the path, 80 of 100 buckets for train
+        path = tf.train.Feature(bytes_list=tf.train.BytesList(value=[name.encode()]))
+        example = tf.train.Example(features=tf.train.Features(feature={features.PATH: path}))
+        return split_of(example, 2, features.PATH, [80, 100]) == 0
+
+    names = [name for name in (f"digit_{index}.png" for index in range(20))
+             if goes_to_train(name)][:3]
+    (tmp_path / "digits").mkdir()
+    for name, pixels in zip(names, bundled_data.digits_as_uint8()[0]):
+        Image.fromarray(pixels, mode="L").save(tmp_path / "digits" / name)
+    message, _ = failed_run(["--data-dir", str(tmp_path / "digits"),
+                             "--output-dir", str(tmp_path / "out")], capsys)
+    assert message.startswith("error: FileBasedExampleGen failed: The eval split got no image "
+                              f"from {tmp_path / 'digits'}: 3 inputs seen, 3 examples written "
+                              "(3 train, 0 eval)"), message
+    assert "add images (a few dozen at least) or change --train-fraction" in message
+
+
+@pytest.mark.e2e
+def test_data_that_breaks_the_schema_stops_the_run_with_the_anomalies(tmp_path, capsys):
+    bundled_data.write_digits(tmp_path / "digits", limit=60)
+    message, terminal = failed_run(["--data-dir", str(tmp_path / "digits"),
+                                    "--output-dir", str(tmp_path / "out"),
+                                    "--min-image-side", "16"], capsys)
+    assert message.startswith("error: AnomaliesGate failed: ExampleValidator found anomalies; "
+                              "the run stops before Transform and training:"), message
+    assert "[ 7/10] Transform" not in terminal
 
 
 @pytest.mark.e2e
