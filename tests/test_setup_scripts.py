@@ -89,22 +89,23 @@ def find_python(tmp_path: Path, versions: str, **env: str) -> str:
     return bash(f"find_python {versions}", {"HOME": str(tmp_path), "PATH": path, **env}).strip()
 
 
+# Versions no machine has, so that the host's own interpreters (/usr/bin/python3.X) stay out.
 def test_the_distributions_python3_comes_first_when_supported(tmp_path):
-    python3 = fake_python(tmp_path, "python3", "3.13")
-    fake_python(tmp_path, "python3.11", "3.11")
-    assert find_python(tmp_path, "3.13 3.12 3.11") == str(python3)
+    python3 = fake_python(tmp_path, "python3", "3.97")
+    fake_python(tmp_path, "python3.98", "3.98")
+    assert find_python(tmp_path, "3.98 3.97") == str(python3)
 
 
 def test_an_unsupported_python3_is_passed_over_for_a_supported_python3x(tmp_path):
     fake_python(tmp_path, "python3", "3.9")
-    python312 = fake_python(tmp_path, "python3.12", "3.12")
-    fake_python(tmp_path, "python3.11", "3.11")
-    assert find_python(tmp_path, "3.13 3.12 3.11") == str(python312)
+    newest = fake_python(tmp_path, "python3.98", "3.98")
+    fake_python(tmp_path, "python3.97", "3.97")
+    assert find_python(tmp_path, "3.99 3.98 3.97") == str(newest)
 
 
 def test_python_variable_overrides_everything(tmp_path):
-    fake_python(tmp_path, "python3", "3.13")
-    chosen = find_python(tmp_path, "3.13", PYTHON="/opt/py/bin/python3.11")
+    fake_python(tmp_path, "python3", "3.98")
+    chosen = find_python(tmp_path, "3.98", PYTHON="/opt/py/bin/python3.11")
     assert chosen == "/opt/py/bin/python3.11"
 
 
