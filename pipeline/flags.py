@@ -154,7 +154,8 @@ def trainer_options(assignments: list[str]) -> dict:
 
 
 # Settings whose name in error messages is not their flag's name.
-SETTING_FLAGS = {"fid_num_samples": "fid_samples", "fid_baseline_tolerance": "fid_tolerance",
+# Names in settings' messages whose flag is spelled differently.
+MESSAGE_SETTINGS = {"fid_num_samples": "fid_samples", "baseline_tolerance": "fid_tolerance",
                  "max_pixels": "max_image_pixels", "image size": "image_size",
                  "train fraction": "train_fraction", "channel range": "channels",
                  "side range": "min_image_side"}
@@ -169,7 +170,7 @@ def name_the_flag(message: str, args: argparse.Namespace) -> str:
     for assignment in args.trainer_option:
         if _names(assignment.partition("=")[0], message):
             return f"--trainer-option {assignment}: {message}"
-    names = {name: name for name in vars(args)} | SETTING_FLAGS
+    names = {name: name for name in vars(args)} | MESSAGE_SETTINGS
     for name in sorted(names, key=len, reverse=True):
         if _names(name, message):
             dest = names[name]

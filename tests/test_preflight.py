@@ -11,9 +11,8 @@ from pipeline.bundled_data import digits_as_uint8
 
 
 def config_for(tmp_path, data_dir, *flags):
-    config, _ = run_local.parse_args(["--data-dir", str(data_dir),
-                                      "--output-dir", str(tmp_path / "out"), *flags])
-    return config
+    return run_local.parse_args(["--data-dir", str(data_dir),
+                                 "--output-dir", str(tmp_path / "out"), *flags]).config
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +99,7 @@ def test_too_few_fid_samples_for_the_feature_dimension_are_refused(tmp_path, dig
         preflight.check(config_for(tmp_path, digits_folder, "--fid-samples", "50"))
 
 
-def test_the_gate_flags_become_the_gate_settings(tmp_path, digits_folder):
+def test_the_gate_flags_become_the_gate_settings(tmp_path, digits_folder, capsys):
     config = config_for(tmp_path, digits_folder, "--max-fid-ratio", "2.5", "--min-recall",
                         "0.4", "--min-precision", "0.6", "--fid-threshold", "4",
                         "--min-inception-score", "7", "--fid-tolerance", "0.1")
@@ -108,5 +107,7 @@ def test_the_gate_flags_become_the_gate_settings(tmp_path, digits_folder):
                                      fid_threshold=4.0, min_inception_score=7.0,
                                      baseline_tolerance=0.1)
     assert config_for(tmp_path, digits_folder).gate == GateConfig()
-    with pytest.raises(ValueError, match=r"max_fid_ratio \(--max-fid-ratio\) must be"):
+    with pytest.raises(SystemExit):
         config_for(tmp_path, digits_folder, "--max-fid-ratio", "0.5")
+    assert capsys.readouterr().err.startswith(
+        "error: --max-fid-ratio 0.5: max_fid_ratio (--max-fid-ratio) must be")
