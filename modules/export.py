@@ -29,6 +29,7 @@ import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
 import tensorflow as tf
 
+from modules.features import COMPRESSED_PRECISIONS
 from modules.keras import keras
 
 SERVING_SIGNATURE = "serving_default"
@@ -43,8 +44,6 @@ PNG_OUTPUT = "images_png_bytes"
 METADATA_OUTPUT = "metadata"
 METADATA_ASSET = "metadata.json"
 DEFAULT_MAX_SAMPLES = 256
-# Reduced-precision copies of the weights (`export_compressed`).
-COMPRESSED_PRECISIONS = ("float16", "int8")
 # Weight tensors with fewer elements stay float32 (biases, batch-norm statistics).
 MIN_COMPRESSED_ELEMENTS = 256
 

@@ -13,3 +13,7 @@ PATH = "path"            # path relative to the input folder
 PIXELS = "pixels"        # float32 [size, size, channels] in [-1, 1]
 LABEL_ID = "label_id"    # int64 index into the label vocabulary; -1 when unlabeled
 LABEL_VOCABULARY = "label_vocabulary"
+
+# Reduced weight precisions a generator can be exported with (`modules.export`); here, in a
+# module free of TensorFlow, so the runner validates the setting before TensorFlow loads.
+COMPRESSED_PRECISIONS = ("float16", "int8")

@@ -8,7 +8,7 @@ import pathlib
 from components.ingest_config import (DEFAULT_MAX_PIXELS, DEFAULT_MAX_REJECTED_FRACTION,
                                       IngestOptions, IngestSettings)
 from components.schema_rules import DataExpectations
-from modules.export import COMPRESSED_PRECISIONS
+from modules.features import COMPRESSED_PRECISIONS
 from modules.images import MIN_IMAGE_SIZE, ImageSpec
 from components.quality_gate import GateConfig
 from modules.metrics import AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES, PATH_EXTRACTORS

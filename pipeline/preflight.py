@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from modules.domain_classifier import ClassifierConfig
 from modules.metrics import (AUTO_EXTRACTOR, FID_EXTRACTORS, LABELED_EXTRACTOR, PATH_EXTRACTORS,
                              UNLABELED_EXTRACTOR,
                              fid_sample_refusal, resolve_extractor)
@@ -68,10 +67,16 @@ def folder_facts(data_dir: str, train_fraction: float) -> FolderFacts:
 def probe_feature_dim(config: configs.PipelineConfig, extractor: str) -> int | None:
     """The feature dimension of `extractor` on this run's images, loading (and running on
     blank images) an extractor model read from a path, so a missing file or one that
-    cannot take the images stops the run now. None when it is only known after training
-    an extractor on the data."""
+    cannot take the images stops the run now. (Imported here: the runner routes
+    TensorFlow's start-up messages to its log first.)"""
     if extractor == LABELED_EXTRACTOR:
+        from modules.domain_classifier import ClassifierConfig
+
         return ClassifierConfig.feature_dim
+    if extractor == UNLABELED_EXTRACTOR:
+        from modules.self_supervised import SelfSupervisedConfig
+
+        return SelfSupervisedConfig.feature_dim
     if extractor not in PATH_EXTRACTORS:
         return None
     import numpy as np

@@ -68,6 +68,13 @@ KNOWN_HARMLESS = (
         "tf.function, so the table of tft.compute_and_apply_vocabulary is always initialized "
         "inside one. Here that table is the label vocabulary (one entry per class), so "
         "re-initializing it per batch costs next to nothing."),
+    HarmlessMessage(
+        r"Examples artifact does not have payload_format custom property\. Falling back to "
+        r"FORMAT_TF_EXAMPLE",
+        "TFX's examples_utils.get_payload_format (tfx/components/util/examples_utils.py) "
+        "when a component reads Transform's transformed examples, whose artifact carries no "
+        "payload_format property on TFX 1.16; they are tf.Examples, the format it falls "
+        "back to."),
 )
 
 

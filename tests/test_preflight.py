@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from benchmarks import datasets
 from components.quality_gate import GateConfig
-from modules.metrics import FID_EXTRACTORS, UNLABELED_EXTRACTOR
+from modules.metrics import UNLABELED_EXTRACTOR
 from pipeline import preflight, run_local
 from pipeline.bundled_data import digits_as_uint8
 
@@ -56,14 +56,16 @@ def test_the_domain_classifier_on_unlabeled_or_one_class_data_is_refused(tmp_pat
                                    "--image-size", "16", "--channels", "3"))
 
 
-def test_auto_on_unlabeled_data_needs_the_unlabeled_extractor(tmp_path, flat_folder):
-    config = config_for(tmp_path, flat_folder, "--image-size", "16", "--channels", "3")
-    if UNLABELED_EXTRACTOR in FID_EXTRACTORS:
-        assert preflight.check(config) == UNLABELED_EXTRACTOR
-    else:
-        with pytest.raises(preflight.PreflightError, match=r"^--fid-extractor auto: .* no "
-                                                           r"labels .* --fid-extractor-path"):
-            preflight.check(config)
+def test_auto_on_unlabeled_data_is_the_self_supervised_extractor_and_its_eval_split_is_checked(
+        tmp_path, flat_folder):
+    flags = ("--image-size", "16", "--channels", "3")
+    # 200 images: about 40 go to the eval split, too few for 64-d features.
+    with pytest.raises(preflight.PreflightError,
+                       match=r"^--train-fraction 0.8: the eval split .* self_supervised "
+                             r"extractor \(64-d features\) needs more than 64"):
+        preflight.check(config_for(tmp_path, flat_folder, *flags))
+    assert preflight.check(config_for(tmp_path, flat_folder, *flags, "--train-fraction",
+                                      "0.5")) == UNLABELED_EXTRACTOR
 
 
 def test_an_extractor_model_that_is_missing_or_cannot_take_the_images_is_refused(
