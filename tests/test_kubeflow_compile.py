@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from components import push
 from kubeflow.settings import KubeflowSettings, Resources, VolumeMount
 from pipeline import configs
 from tests.kubeflow_package import BEAM_ARGS, CPU_IMAGE, GPU_IMAGE
@@ -131,13 +132,13 @@ def test_the_pusher_runs_through_the_tfx_entrypoint_from_its_compiled_command(
         runpy.run_module(container["command"][2], run_name="__main__", alter_sys=True)
     assert exit_status.value.code in (None, 0)
 
-    (version,) = os.listdir(serving_dir)
-    assert (serving_dir / version / "saved_model.pb").read_bytes() == b"a SavedModel's bytes"
+    (version,) = push.versions(str(serving_dir))  # beside it: the pushes' lock file
+    assert (serving_dir / str(version) / "saved_model.pb").read_bytes() == b"a SavedModel's bytes"
     with open(executor_input["outputs"]["outputFile"]) as source:
         output = json.load(source)
     (pushed,) = output["artifacts"]["pushed_model"]["artifacts"]
     assert pushed["metadata"]["pushed"] == 1
-    assert pushed["metadata"]["pushed_version"] == int(version)
+    assert pushed["metadata"]["pushed_version"] == version
 
 
 def kfp_executor_input(spec, task_name, output_root, inputs):
