@@ -256,13 +256,14 @@ def test_a_diverging_trainer_ends_in_one_message(make_run, capsys):
 
 
 @pytest.mark.e2e
-def test_an_evaluator_that_cannot_score_ends_in_one_message(make_run, capsys, tmp_path):
+def test_an_extractor_that_cannot_be_read_is_refused_before_any_component_runs(
+        make_run, capsys, tmp_path):
     message, terminal = failed_run(make_run[2] + [
         "--fid-extractor", "inception",
         "--fid-extractor-path", str(tmp_path / "inception-2015-12-05.tgz")], capsys)
-    assert message.startswith("error: FidEvaluator failed: cannot read the Inception-v3 FID "
+    assert message.startswith("error: --fid-extractor-path: cannot read the Inception-v3 FID "
                               f"weights from '{tmp_path}"), message
-    assert "[ 8/10] Trainer             cached in" in terminal
+    assert "[ 1/10]" not in terminal
 
 
 @pytest.mark.e2e
@@ -271,7 +272,8 @@ def test_when_nothing_is_blessed_the_summary_names_the_version_still_served(make
     (served,) = os.listdir(config.serving_dir)
     run_local.main(make_run[2] + ["--fid-threshold", "0.0001"])
     lines = capsys.readouterr().out.splitlines()
-    assert any(re.search(r"FidEvaluator +done in .*: NOT blessed$", line) for line in lines)
+    assert any(re.search(r"FidEvaluator +done in .*: NOT blessed \(FID [\d.]+ is above the "
+                         r"limit 0.0001\)$", line) for line in lines)
     assert any(re.search(r"GeneratorPusher +done in .*: nothing pushed", line) for line in lines)
     assert (f"Pushed generator:   nothing this run (not blessed); serving version {served} "
             f"({os.path.join(config.serving_dir, served)})") in lines
@@ -281,19 +283,20 @@ def test_when_nothing_is_blessed_the_summary_names_the_version_still_served(make
 @pytest.mark.e2e
 def test_too_many_rejected_images_end_in_one_message_and_a_report_that_outlives_the_run(
         tmp_path, capsys):
-    bundled_data.write_digits(tmp_path / "digits", limit=30)
-    for index in range(10):
+    # Enough digits for the eval split to exceed the extractor's 64 feature dimensions.
+    bundled_data.write_digits(tmp_path / "digits", limit=400)
+    for index in range(50):
         (tmp_path / "digits" / f"broken_{index}.png").write_bytes(b"not a png")
     message, _ = failed_run(["--data-dir", str(tmp_path / "digits"),
                              "--output-dir", str(tmp_path / "out")], capsys)
-    assert message.startswith("error: FileBasedExampleGen failed: 10 of 40 inputs in "), message
+    assert message.startswith("error: FileBasedExampleGen failed: 50 of 450 inputs in "), message
     assert "over the limit of 10.0% (--max-rejected-fraction, " in message
     report_path = re.search(r"Report: (\S+)\n", message).group(1)
     assert os.path.dirname(report_path) == str(tmp_path / "out" / "reports")
     with open(report_path) as source:
         report = json.load(source)
     assert sorted(entry["path"] for entry in report["rejections"]) == [
-        f"broken_{index}.png" for index in range(10)]
+        f"broken_{index}.png" for index in range(50)]
 
 
 @pytest.mark.e2e
@@ -314,17 +317,16 @@ def test_three_images_that_leave_the_eval_split_empty_end_in_one_message(tmp_pat
     (tmp_path / "digits").mkdir()
     for name, pixels in zip(names, bundled_data.digits_as_uint8()[0]):
         Image.fromarray(pixels, mode="L").save(tmp_path / "digits" / name)
-    message, _ = failed_run(["--data-dir", str(tmp_path / "digits"),
-                             "--output-dir", str(tmp_path / "out")], capsys)
-    assert message.startswith("error: FileBasedExampleGen failed: The eval split got no image "
-                              f"from {tmp_path / 'digits'}: 3 inputs seen, 3 examples written "
-                              "(3 train, 0 eval)"), message
-    assert "add images (a few dozen at least) or change --train-fraction" in message
+    message, terminal = failed_run(["--data-dir", str(tmp_path / "digits"),
+                                    "--output-dir", str(tmp_path / "out")], capsys)
+    assert message.startswith(f"error: --train-fraction 0.8: the eval split of "
+                              f"{tmp_path / 'digits'} gets at most 0 of its 3 images"), message
+    assert "add images" in message and "[ 1/10]" not in terminal
 
 
 @pytest.mark.e2e
 def test_data_that_breaks_the_schema_stops_the_run_with_the_anomalies(tmp_path, capsys):
-    bundled_data.write_digits(tmp_path / "digits", limit=60)
+    bundled_data.write_digits(tmp_path / "digits", limit=400)
     message, terminal = failed_run(["--data-dir", str(tmp_path / "digits"),
                                     "--output-dir", str(tmp_path / "out"),
                                     "--min-image-side", "16"], capsys)
