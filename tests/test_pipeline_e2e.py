@@ -269,7 +269,7 @@ def test_an_extractor_that_cannot_be_read_is_refused_before_any_component_runs(
 @pytest.mark.e2e
 def test_when_nothing_is_blessed_the_summary_names_the_version_still_served(make_run, capsys):
     config = make_run[0]
-    (served,) = os.listdir(config.serving_dir)
+    (served,) = push.versions(config.serving_dir)
     run_local.main(make_run[2] + ["--fid-threshold", "0.0001"])
     lines = capsys.readouterr().out.splitlines()
     assert any(re.search(r"FidEvaluator +done in .*: NOT blessed \(FID [\d.]+ is above the "
@@ -277,7 +277,7 @@ def test_when_nothing_is_blessed_the_summary_names_the_version_still_served(make
     assert any(re.search(r"GeneratorPusher +done in .*: nothing pushed", line) for line in lines)
     assert (f"Pushed generator:   nothing this run (not blessed); serving version {served} "
             f"({os.path.join(config.serving_dir, served)})") in lines
-    assert os.listdir(config.serving_dir) == [served]
+    assert push.versions(config.serving_dir) == [served]
 
 
 @pytest.mark.e2e

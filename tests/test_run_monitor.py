@@ -31,13 +31,22 @@ def test_each_nodes_key_result(tmp_path):
     assert describe_outputs("Trainer", {"Model": artifact(), "ModelRun": artifact(tmp_path)}) \
         == "step 300, 19200 images seen, discriminator_loss 1.2000, generator_loss 0.9123"
 
+    # As the FidEvaluator records them: FID in floor units, the reason; no FID when it
+    # could not be computed (never NaN).
     evaluation = artifact(fid_real_floor=0.8)
     assert describe_outputs("FidEvaluator", {
-        "ModelBlessing": artifact(blessed=1, fid=1.6), "ModelEvaluation": evaluation}) == \
-        "FID 1.6000 (2.00x the real-vs-real floor 0.8000): BLESSED"
+        "ModelBlessing": artifact(blessed=1, fid=1.6, fid_ratio=2.0),
+        "ModelEvaluation": evaluation}) == "FID 1.6000 = 2.00x the real-vs-real floor: BLESSED"
     assert describe_outputs("FidEvaluator", {
-        "ModelBlessing": artifact(blessed=0, fid=9.0), "ModelEvaluation": evaluation}).endswith(
-        ": NOT blessed")
+        "ModelBlessing": artifact(blessed=0, fid=9.0, fid_ratio=11.25,
+                                  reason="FID is 11.2x the real-vs-real floor (limit 3.0x)"),
+        "ModelEvaluation": evaluation}) == (
+        "FID 9.0000 = 11.25x the real-vs-real floor: NOT blessed (FID is 11.2x the real-vs-real "
+        "floor (limit 3.0x))")
+    assert describe_outputs("FidEvaluator", {
+        "ModelBlessing": artifact(blessed=0, reason="FID could not be computed"),
+        "ModelEvaluation": evaluation}) == (
+        "FID not available: NOT blessed (FID could not be computed)")
 
     assert describe_outputs("GeneratorPusher", {"PushedModel": artifact(
         pushed=1, pushed_version=17, pushed_destination="/serving/17")}) == \
