@@ -42,11 +42,16 @@ def test_anomalies_are_described_by_feature():
 
 
 @pytest.mark.e2e
-def test_colour_images_and_an_empty_split_stop_a_grayscale_run_before_transform(tmp_path):
+def test_colour_images_and_an_empty_split_stop_a_grayscale_run_before_transform(tmp_path,
+                                                                                monkeypatch):
     from ml_metadata.proto import metadata_store_pb2
 
     from tests.metadata_store import node_executions
-    from pipeline import run_local
+    from pipeline import preflight, run_local
+
+    # For an image folder the runner's preflight refuses an eval split this small before the
+    # pipeline starts; TFRecord and TFDS input reach the gate, which is what is tested here.
+    monkeypatch.setattr(preflight, "check", lambda config: None)
 
     data = tmp_path / "images"
     for label in ("a", "b"):
