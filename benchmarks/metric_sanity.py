@@ -6,9 +6,10 @@ every kind of data? Measured, in units of the real-vs-real floor.
 For each data kind of `benchmarks.datasets` (digits, rgb_photos, gray_objects) the images
 are split as the pipeline splits them (80% training, 20% held out). Each extractor is built
 from the training split through the evaluator's own code (`components.extractors`): the
-domain classifier (labeled digits only), the self-supervised encoder, and a `saved_model`
-extractor (a fixed random-init convolutional network, saved and loaded as a user's
-SavedModel is). FID (`modules.metrics`) compares a sample of training images with
+domain classifier (labeled digits only), the self-supervised encoder, and two `saved_model`
+extractors, saved and loaded as a user's SavedModel is: the self-supervised encoder
+exported (a trained extractor from elsewhere) and a fixed random-init convolutional
+network (what an untrained generic network gives). FID (`modules.metrics`) compares a sample of training images with
 held-out images, degraded, quantized to uint8 as the evaluator quantizes generated
 images; the floor is the same comparison without degradation, at the same sample counts.
 
@@ -29,7 +30,7 @@ import tensorflow as tf
 from scipy import ndimage
 
 from benchmarks import datasets
-from components.extractors import FeatureExtractor, build_extractor
+from components.extractors import FeatureExtractor, TrainedExtractor, build_extractor
 from modules import metrics
 from modules.images import ImageSpec, from_uint8, to_uint8
 from modules.keras import keras
@@ -70,12 +71,22 @@ def _uniform(weight: float):
     return lambda images, rng: (1 - weight) * images + weight * rng.uniform(-1, 1, images.shape)
 
 
+def blur_sigmas(size: int) -> tuple[float, ...]:
+    """Gaussian blur in pixels: 0.5, 1 and 2 at 32 px, scaled with larger sizes. Below 32 px,
+    where a blur under ~0.35 px changes no pixel and 2 px scaled from 8 would erase a
+    digit: 0.35, 0.5 and 0.7 px at 8 px (strokes soften but stay legible), scaled."""
+    if size >= 32:
+        return tuple(sigma * size / 32 for sigma in (0.5, 1, 2))
+    return tuple(round(sigma * size / 8, 3) for sigma in (0.35, 0.5, 0.7))
+
+
 def degradations(size: int) -> list[Degradation]:
-    """Each family from its slightest to its strongest level; blur in pixels at 32 px,
-    scaled with the image size (at least 0.5 px)."""
-    scale = max(size / 32, 1.0)
-    return ([Degradation("blur", sigma * scale, _blur(sigma * scale)) for sigma in (0.5, 1, 2)]
-            + [Degradation("noise", std, _noise(std)) for std in (0.03, 0.1, 0.3)]
+    """Each family from its slightest to its strongest level. The slightest noise, σ 0.05
+    (about 6 of 255 grey levels), is the least FID resolves from the floor at a few hundred
+    images: at σ 0.03 every extractor measured, the untrained one too, scored at the floor
+    on the grey objects."""
+    return ([Degradation("blur", sigma, _blur(sigma)) for sigma in blur_sigmas(size)]
+            + [Degradation("noise", std, _noise(std)) for std in (0.05, 0.1, 0.3)]
             + [Degradation("collapse", distinct, _collapse(distinct))
                for distinct in (16, 4, 1)]
             + [Degradation("uniform", weight, _uniform(weight)) for weight in (0.25, 0.5, 1)])
@@ -140,6 +151,25 @@ def split(images: np.ndarray, labels: np.ndarray | None, seed: int = SEED):
     return images[order[held:]], labels[order[held:]], images[order[:held]]
 
 
+def _save_features_model(spec: ImageSpec, features: Callable[[tf.Tensor], tf.Tensor],
+                         keep: object, path: str) -> str:
+    """A SavedModel by the `saved_model` extractor's contract: 0..255 floats in, one
+    `features` output; `keep` holds the variables `features` uses."""
+    module = tf.Module()
+    module.keep = keep
+    module.serve = tf.function(lambda images: {"features": features(images)},
+                               input_signature=[tf.TensorSpec([None, *spec.shape], tf.float32)])
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    return path
+
+
+def save_trained_features_model(extractor: TrainedExtractor, spec: ImageSpec, path: str) -> str:
+    """A trained extractor (its features exactly) exported as a user's SavedModel."""
+    features = extractor.model.extractor
+    return _save_features_model(
+        spec, lambda images: features.tf_features(images / 127.5 - 1.0), features.parts, path)
+
+
 def save_random_features_model(spec: ImageSpec, path: str, seed: int = SEED) -> str:
     """A generic SavedModel feature extractor: a fixed random-init convolutional network
     with global average pooling (64-d), taking 0..255 floats as the `saved_model`
@@ -150,13 +180,7 @@ def save_random_features_model(spec: ImageSpec, path: str, seed: int = SEED) -> 
         keras.layers.Conv2D(32, 3, padding="same", activation="tanh"),
         keras.layers.Conv2D(64, 3, strides=2, padding="same", activation="tanh"),
         keras.layers.GlobalAveragePooling2D()])
-
-    module = tf.Module()
-    module.network = network
-    module.serve = tf.function(lambda images: {"features": network(images)},
-                               input_signature=[tf.TensorSpec([None, *spec.shape], tf.float32)])
-    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
-    return path
+    return _save_features_model(spec, network, network, path)
 
 
 def extractors_for(kind: str, train: np.ndarray, train_labels: np.ndarray, work_dir: str
@@ -169,23 +193,29 @@ def extractors_for(kind: str, train: np.ndarray, train_labels: np.ndarray, work_
                                                      train_labels, SEED, None)
     built["self_supervised"] = build_extractor("self_supervised", "", train, train_labels,
                                                SEED, None)
-    path = save_random_features_model(spec, f"{work_dir}/{kind}_random_features")
-    built["saved_model"] = build_extractor("saved_model", path, train, train_labels, SEED, None)
+    for name, path in (
+            ("saved_model:trained", save_trained_features_model(
+                built["self_supervised"], spec, f"{work_dir}/{kind}_trained_features")),
+            ("saved_model:random", save_random_features_model(
+                spec, f"{work_dir}/{kind}_random_features"))):
+        built[name] = build_extractor("saved_model", path, train, train_labels, SEED, None)
     return built
 
 
 def format_table(results: list[SanityResult]) -> str:
-    """One row per (data kind, extractor): the floor, then each degradation in floor units."""
-    names = list(results[0].fids)
-    header = f"{'data':<13}{'extractor':<18}{'images':>7}{'floor':>8}" + "".join(
-        f"{name:>13}" for name in names) + "  ranking"
-    rows = [header]
+    """One row per (data kind, extractor): the floor, then each degradation in floor units;
+    a header per data kind (blur strengths depend on the image size)."""
+    rows = []
     for result in results:
-        rows.append(f"{result.kind:<13}{result.extractor:<18}{result.count:>7}"
-                    f"{result.floor:>8.4f}" + "".join(
-            f"{result.in_floor_units(name):>12.1f}x" for name in names)
-            + ("  ok" if result.passed else "  FAILS: " + "; ".join(result.failures)))
-    return "\n".join(rows)
+        names = list(result.fids)
+        if not rows or rows[-1][0] != result.kind:
+            rows.append((result.kind, f"{'data':<13}{'extractor':<20}{'images':>7}{'floor':>8}"
+                         + "".join(f"{name:>13}" for name in names) + "  ranking"))
+        rows.append((result.kind, f"{result.kind:<13}{result.extractor:<20}{result.count:>7}"
+                     f"{result.floor:>8.4f}" + "".join(
+                         f"{result.in_floor_units(name):>12.1f}x" for name in names)
+                     + ("  ok" if result.passed else "  FAILS: " + "; ".join(result.failures))))
+    return "\n".join(row for _, row in rows)
 
 
 def main() -> None:

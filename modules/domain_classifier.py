@@ -1,9 +1,10 @@
 """A small classifier trained on the training split, used as the FID feature extractor.
 
 The standard Inception-v3 FID weights are downloaded at run time by every FID
-library; this extractor needs nothing but the data. Its features are a tanh
-layer: bounded, and full rank on the data (ReLU features left dead units and a
-rank-deficient covariance). Numbers are comparable only between runs that use
+library; this extractor needs nothing but the data. Its learned features are a
+tanh layer: bounded, and full rank on the data (ReLU features left dead units and
+a rank-deficient covariance); FID sees them with the first layer's texture
+statistics (`modules.extractor_features`). Numbers are comparable only between runs that use
 the same extractor, which training deterministically from a seed gives.
 
 The Trainer (for best-snapshot selection) and the FidEvaluator need the same
@@ -14,16 +15,21 @@ other loads it from the shared cache.
 from __future__ import annotations
 
 import dataclasses
+import pathlib
 from typing import Iterable
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
 
+from modules import extractor_features
+from modules.extractor_features import ExtractorFeatures
 from modules.fid_cache import FidCache, digests_fingerprint, image_digests, sha256_hex
 from modules.images import ImageSpec, from_uint8
 from modules.keras import keras
 
 FEATURES_LAYER = "features"
+FIRST_LAYER = "first"
+FIRST_LAYER_FILTERS = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,36 +40,44 @@ class ClassifierConfig:
     seed: int = 0
     max_train_images: int = 20_000
 
+    @property
+    def fid_dim(self) -> int:
+        """Dimensions of the features FID sees."""
+        return self.feature_dim + extractor_features.texture_dim(FIRST_LAYER_FILTERS)
+
 
 @dataclasses.dataclass
 class DomainClassifier:
     model: keras.Model
-    extractor: keras.Model
+    extractor: ExtractorFeatures
     holdout_accuracy: float
 
     @classmethod
-    def from_model(cls, model: keras.Model, holdout_accuracy: float) -> "DomainClassifier":
-        return cls(model, keras.Model(model.input, model.get_layer(FEATURES_LAYER).output),
+    def from_model(cls, model: keras.Model, holdout_accuracy: float,
+                   pixels: np.ndarray) -> "DomainClassifier":
+        """The classifier's FID features calibrated on its training images `pixels`."""
+        return cls(model, ExtractorFeatures.calibrated(model, FEATURES_LAYER, FIRST_LAYER, pixels),
                    holdout_accuracy)
 
-    def features(self, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """float64 features [N, feature_dim] of images in [-1, 1]."""
-        return self.extractor.predict(pixels, batch_size=batch_size, verbose=0).astype(np.float64)
+    def features(self, pixels: np.ndarray) -> np.ndarray:
+        """float64 FID features [N, ClassifierConfig.fid_dim] of images in [-1, 1]."""
+        return self.extractor.features(pixels)
 
-    def logits(self, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    def logits(self, pixels: np.ndarray) -> np.ndarray:
         """float64 class logits [N, classes] of images in [-1, 1]: the softmax layer's
-        input, from the features (for the classifier score)."""
+        input, from the learned features (for the classifier score)."""
         kernel, bias = self.model.layers[-1].get_weights()
-        return self.features(pixels, batch_size) @ kernel.astype(np.float64) + bias
+        return self.extractor.learned_features(pixels) @ kernel.astype(np.float64) + bias
 
 
 def build_classifier(spec: ImageSpec, num_classes: int, config: ClassifierConfig) -> keras.Model:
     images = keras.Input(spec.shape)
     x = images
-    filters = 32
+    filters = FIRST_LAYER_FILTERS
     size = spec.size
     while True:
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu",
+                                name=None if x is not images else FIRST_LAYER)(x)
         if size <= 4:
             break
         x = keras.layers.Conv2D(filters, 3, strides=2, padding="same", activation="relu")(x)
@@ -85,16 +99,16 @@ def train_domain_classifier(pixels: np.ndarray, label_ids: np.ndarray, spec: Ima
             "the domain_classifier FID extractor needs labeled images of at least two classes "
             "(put each class in its own subfolder of the data folder)")
     order = np.random.default_rng(config.seed).permutation(int(labeled.sum()))
-    pixels, label_ids = pixels[labeled][order], label_ids[labeled][order]
-    holdout = max(1, len(pixels) // 10)
+    shuffled, label_ids = pixels[labeled][order], label_ids[labeled][order]
+    holdout = max(1, len(shuffled) // 10)
     keras.utils.set_random_seed(config.seed)
     model = build_classifier(spec, int(label_ids.max()) + 1, config)
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(pixels[holdout:], label_ids[holdout:], epochs=config.epochs,
+    model.fit(shuffled[holdout:], label_ids[holdout:], epochs=config.epochs,
               batch_size=config.batch_size, shuffle=True, verbose=0)
-    _, accuracy = model.evaluate(pixels[:holdout], label_ids[:holdout], verbose=0)
-    return DomainClassifier.from_model(model, float(accuracy))
+    _, accuracy = model.evaluate(shuffled[:holdout], label_ids[:holdout], verbose=0)
+    return DomainClassifier.from_model(model, float(accuracy), pixels[labeled])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,14 +162,15 @@ def cached_domain_classifier(images: TrainingImages, seed: int, cache: FidCache 
     """The classifier trained on `images` with `seed`, and its identity: loaded from `cache`
     when an entry for the same images, settings and code exists, else trained (and stored)."""
     config = ClassifierConfig(seed=seed)
-    with open(__file__, "rb") as source:
-        code = source.read()
+    code = b"".join(pathlib.Path(source).read_bytes()
+                    for source in (__file__, extractor_features.__file__))
     key = sha256_hex(images.fingerprint.encode(), repr(config).encode(), code)[:24]
     stored = cache.load(f"classifier-{key}") if cache else None
     if stored is not None:
         model = build_classifier(images.spec, int(stored["num_classes"]), config)
         model.set_weights([stored[f"w{i}"] for i in range(len(model.weights))])
-        classifier = DomainClassifier.from_model(model, float(stored["holdout_accuracy"]))
+        classifier = DomainClassifier.from_model(model, float(stored["holdout_accuracy"]),
+                                                 from_uint8(images.pixels))
     else:
         classifier = train_domain_classifier(from_uint8(images.pixels), images.labels,
                                              images.spec, config)

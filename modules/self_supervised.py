@@ -11,8 +11,9 @@ images, so no weights are downloaded. As with the domain classifier, FIDs are co
 only between runs that use the same encoder, which training deterministically from a seed
 gives.
 
-The features are the encoder's tanh layer (bounded, full rank on the data), not the
-projection head the loss is computed on, as in SimCLR. The Trainer (best-snapshot
+The learned features are the encoder's tanh layer (bounded, full rank on the data), not the
+projection head the loss is computed on, as in SimCLR; FID sees them with the first
+layer's texture statistics (`modules.extractor_features`). The Trainer (best-snapshot
 selection) and the FidEvaluator both get the encoder from `cached_self_supervised`, so it is
 trained once per run and loaded from the shared FID cache otherwise.
 """
@@ -29,14 +30,16 @@ import tensorflow as tf
 from absl import logging
 from tensorflow.python.framework import config as framework_config
 
-from modules import augment
+from modules import augment, extractor_features
 from modules.domain_classifier import TrainingImages
+from modules.extractor_features import ExtractorFeatures
 from modules.fid_cache import FidCache, sha256_hex
 from modules.images import ImageSpec, from_uint8
 from modules.keras import keras
 from modules.training_config import AUGMENTATIONS
 
 FEATURES_LAYER = "features"
+FIRST_LAYER = "first"
 CACHE_PREFIX = "self_supervised"
 
 
@@ -51,27 +54,43 @@ class SelfSupervisedConfig:
     seed: int = 0
     max_train_images: int = 20_000
 
+    def fid_dim(self, spec: ImageSpec) -> int:
+        """Dimensions of the features FID sees, at the image size of `spec`."""
+        return self.feature_dim + extractor_features.texture_dim(_filters(spec)[0])
+
 
 @dataclasses.dataclass
 class SelfSupervisedEncoder:
     encoder: keras.Model    # images in [-1, 1] to the tanh features
     final_loss: float       # NT-Xent over the last batches, for the log
+    extractor: ExtractorFeatures
 
-    def features(self, pixels: np.ndarray, batch_size: int = 256) -> np.ndarray:
-        """float64 features [N, feature_dim] of images in [-1, 1]."""
-        return self.encoder.predict(pixels, batch_size=batch_size, verbose=0).astype(np.float64)
+    @classmethod
+    def from_encoder(cls, encoder: keras.Model, final_loss: float,
+                     pixels: np.ndarray) -> "SelfSupervisedEncoder":
+        """The encoder's FID features calibrated on its training images `pixels`."""
+        return cls(encoder, final_loss,
+                   ExtractorFeatures.calibrated(encoder, FEATURES_LAYER, FIRST_LAYER, pixels))
+
+    def features(self, pixels: np.ndarray) -> np.ndarray:
+        """float64 FID features [N, SelfSupervisedConfig.fid_dim] of images in [-1, 1]."""
+        return self.extractor.features(pixels)
+
+
+def _filters(spec: ImageSpec) -> list[int]:
+    """Per strided convolution down to 4x4: 64 filters there, halving towards the input,
+    at least 16 (cheap at any size)."""
+    halvings = int(np.log2(spec.size // 4))
+    return [max(16, 64 >> (halvings - 1 - index)) for index in range(halvings)]
 
 
 def build_encoder(spec: ImageSpec, config: SelfSupervisedConfig) -> keras.Model:
-    """Strided convolutions down to 4x4 (64 filters there, halving towards the input, at
-    least 16: cheap at any size), then the tanh feature layer."""
+    """Strided convolutions down to 4x4 (`_filters`), then the tanh feature layer."""
     images = keras.Input(spec.shape)
     x = images
-    halvings = int(np.log2(spec.size // 4))
-    for index in range(halvings):
-        filters = max(16, 64 >> (halvings - 1 - index))
+    for index, filters in enumerate(_filters(spec)):
         x = keras.layers.Conv2D(filters, 3, strides=2, padding="same")(x)
-        x = keras.layers.LeakyReLU(0.2)(x)
+        x = keras.layers.LeakyReLU(0.2, name=FIRST_LAYER if index == 0 else None)(x)
     x = keras.layers.Flatten()(x)
     x = keras.layers.Dense(config.feature_dim, activation="tanh", name=FEATURES_LAYER)(x)
     return keras.Model(images, x, name="self_supervised_encoder")
@@ -151,7 +170,7 @@ def train_self_supervised(pixels: np.ndarray, spec: ImageSpec,
     final_loss = float(np.mean(losses[-10:]))
     logging.info("Self-supervised FID extractor: %d steps of %d image pairs in %.1f s, "
                  "final NT-Xent %.3f", steps, batch_size, time.monotonic() - start, final_loss)
-    return SelfSupervisedEncoder(encoder, final_loss)
+    return SelfSupervisedEncoder.from_encoder(encoder, final_loss, pixels)
 
 
 def cached_self_supervised(images: TrainingImages, seed: int, cache: FidCache | None
@@ -160,13 +179,15 @@ def cached_self_supervised(images: TrainingImages, seed: int, cache: FidCache | 
     when an entry for the same images, settings and code (this module's and the
     augmentations') exists, else trained (and stored)."""
     config = SelfSupervisedConfig(seed=seed)
-    code = b"".join(pathlib.Path(source).read_bytes() for source in (__file__, augment.__file__))
+    code = b"".join(pathlib.Path(source).read_bytes()
+                    for source in (__file__, augment.__file__, extractor_features.__file__))
     key = sha256_hex(images.fingerprint.encode(), repr(config).encode(), code)[:24]
     stored = cache.load(f"{CACHE_PREFIX}-{key}") if cache else None
     if stored is not None:
         encoder = build_encoder(images.spec, config)
         encoder.set_weights([stored[f"w{i}"] for i in range(len(encoder.weights))])
-        model = SelfSupervisedEncoder(encoder, float(stored["final_loss"]))
+        model = SelfSupervisedEncoder.from_encoder(encoder, float(stored["final_loss"]),
+                                                   from_uint8(images.pixels))
     else:
         model = train_self_supervised(from_uint8(images.pixels), images.spec, config)
         if cache:

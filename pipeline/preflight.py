@@ -72,11 +72,12 @@ def probe_feature_dim(config: configs.PipelineConfig, extractor: str) -> int | N
     if extractor == LABELED_EXTRACTOR:
         from modules.domain_classifier import ClassifierConfig
 
-        return ClassifierConfig.feature_dim
+        return ClassifierConfig().fid_dim
     if extractor == UNLABELED_EXTRACTOR:
+        from modules.images import ImageSpec
         from modules.self_supervised import SelfSupervisedConfig
 
-        return SelfSupervisedConfig.feature_dim
+        return SelfSupervisedConfig().fid_dim(ImageSpec(config.image_size, config.channels))
     if extractor not in PATH_EXTRACTORS:
         return None
     import numpy as np

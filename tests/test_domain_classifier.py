@@ -20,8 +20,14 @@ def test_training_is_deterministic_and_learns_the_digits():
     np.testing.assert_array_equal(first.features(pixels[:50]), second.features(pixels[:50]))
     assert first.holdout_accuracy > 0.8
     features = first.features(pixels)
-    assert features.shape == (400, 64)
-    assert np.all(np.abs(features) <= 1)
+    assert features.shape == (400, config.fid_dim) == (400, 64 + 2 * 32)
+    learned = first.extractor.learned_features(pixels)
+    np.testing.assert_array_equal(features[:, :64], learned)
+    assert np.all(np.abs(learned) <= 1)
+    # The texture block: standardized on the training images, a quarter of the variance.
+    texture = features[:, 64:]
+    np.testing.assert_allclose(texture.mean(axis=0), 0, atol=1e-6)
+    assert texture.var(axis=0).sum() == pytest.approx(0.25 * learned.var(axis=0).sum())
 
 
 def test_unlabeled_images_get_a_clear_error():

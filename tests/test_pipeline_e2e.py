@@ -56,7 +56,7 @@ def run_flags(root) -> list[str]:
 def make_run(tmp_path_factory):
     """`python -m pipeline.run_local` as `make run` starts it: its config, stdout and stderr."""
     root = tmp_path_factory.mktemp("e2e")
-    bundled_data.write_digits(root / "digits", limit=600)
+    bundled_data.write_digits(root / "digits", limit=800)
     flags = run_flags(root)
     env = {name: value for name, value in os.environ.items()
            if name not in ("GAN_PIPELINE_VERBOSE", "TF_CPP_MIN_LOG_LEVEL")}
@@ -283,20 +283,20 @@ def test_when_nothing_is_blessed_the_summary_names_the_version_still_served(make
 @pytest.mark.e2e
 def test_too_many_rejected_images_end_in_one_message_and_a_report_that_outlives_the_run(
         tmp_path, capsys):
-    # Enough digits for the eval split to exceed the extractor's 64 feature dimensions.
-    bundled_data.write_digits(tmp_path / "digits", limit=400)
-    for index in range(50):
+    # Enough digits for the eval split to exceed the extractor's 128 feature dimensions.
+    bundled_data.write_digits(tmp_path / "digits", limit=800)
+    for index in range(100):
         (tmp_path / "digits" / f"broken_{index}.png").write_bytes(b"not a png")
     message, _ = failed_run(["--data-dir", str(tmp_path / "digits"),
                              "--output-dir", str(tmp_path / "out")], capsys)
-    assert message.startswith("error: FileBasedExampleGen failed: 50 of 450 inputs in "), message
+    assert message.startswith("error: FileBasedExampleGen failed: 100 of 900 inputs in "), message
     assert "over the limit of 10.0% (--max-rejected-fraction, " in message
     report_path = re.search(r"Report: (\S+)\n", message).group(1)
     assert os.path.dirname(report_path) == str(tmp_path / "out" / "reports")
     with open(report_path) as source:
         report = json.load(source)
     assert sorted(entry["path"] for entry in report["rejections"]) == sorted(
-        f"broken_{index}.png" for index in range(50))
+        f"broken_{index}.png" for index in range(100))
 
 
 @pytest.mark.e2e
@@ -326,7 +326,7 @@ def test_three_images_that_leave_the_eval_split_empty_end_in_one_message(tmp_pat
 
 @pytest.mark.e2e
 def test_data_that_breaks_the_schema_stops_the_run_with_the_anomalies(tmp_path, capsys):
-    bundled_data.write_digits(tmp_path / "digits", limit=400)
+    bundled_data.write_digits(tmp_path / "digits", limit=800)
     message, terminal = failed_run(["--data-dir", str(tmp_path / "digits"),
                                     "--output-dir", str(tmp_path / "out"),
                                     "--min-image-side", "16"], capsys)
@@ -340,7 +340,7 @@ def test_tfrecord_input_with_its_own_image_feature_name_and_rgb_16x16(tmp_path):
     import numpy as np
     import tensorflow as tf
 
-    bundled_data.write_digits(tmp_path / "digits", limit=600)
+    bundled_data.write_digits(tmp_path / "digits", limit=800)
     records = tmp_path / "records"
     records.mkdir()
     with tf.io.TFRecordWriter(str(records / "digits.tfrecord")) as writer:

@@ -18,8 +18,8 @@ def config_for(tmp_path, data_dir, *flags):
 @pytest.fixture(scope="module")
 def digits_folder(tmp_path_factory):
     pixels, labels = digits_as_uint8()
-    return datasets.write_folder(pixels[:600, :, :, None], tmp_path_factory.mktemp("digits"),
-                                 labels[:600])
+    return datasets.write_folder(pixels[:900, :, :, None], tmp_path_factory.mktemp("digits"),
+                                 labels[:900])
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def saved_model(path, shape):
 
 def test_labeled_digits_pass_and_resolve_auto_to_the_domain_classifier(tmp_path, digits_folder):
     facts = preflight.folder_facts(str(digits_folder), 0.8)
-    assert (facts.classes, facts.files) == (10, 600) and 80 < facts.eval_files < 160
+    assert (facts.classes, facts.files) == (10, 900) and 140 < facts.eval_files < 220
     assert preflight.check(config_for(tmp_path, digits_folder)) == "domain_classifier"
 
 
@@ -59,13 +59,13 @@ def test_the_domain_classifier_on_unlabeled_or_one_class_data_is_refused(tmp_pat
 def test_auto_on_unlabeled_data_is_the_self_supervised_extractor_and_its_eval_split_is_checked(
         tmp_path, flat_folder):
     flags = ("--image-size", "16", "--channels", "3")
-    # 200 images: about 40 go to the eval split, too few for 64-d features.
+    # 200 images: about 40 go to the eval split, too few for 128-d features at 16 px.
     with pytest.raises(preflight.PreflightError,
                        match=r"^--train-fraction 0.8: the eval split .* self_supervised "
-                             r"extractor \(64-d features\) needs more than 64"):
+                             r"extractor \(128-d features\) needs more than 128"):
         preflight.check(config_for(tmp_path, flat_folder, *flags))
     assert preflight.check(config_for(tmp_path, flat_folder, *flags, "--train-fraction",
-                                      "0.5")) == UNLABELED_EXTRACTOR
+                                      "0.2")) == UNLABELED_EXTRACTOR
 
 
 def test_an_extractor_model_that_is_missing_or_cannot_take_the_images_is_refused(
@@ -91,13 +91,13 @@ def test_an_eval_split_too_small_for_fid_is_refused(tmp_path):
     with pytest.raises(preflight.PreflightError,
                        match=r"^--train-fraction 0.8: the eval split of .* gets at most \d+ of "
                              r"its 47 images, and FID with the domain_classifier extractor "
-                             r"\(64-d features\) needs more than 64"):
+                             r"\(128-d features\) needs more than 128"):
         preflight.check(config_for(tmp_path, folder))
 
 
 def test_too_few_fid_samples_for_the_feature_dimension_are_refused(tmp_path, digits_folder):
     with pytest.raises(preflight.PreflightError, match=r"^--fid-samples 50: FID needs more "
-                                                       r"samples than the 64 feature"):
+                                                       r"samples than the 128 feature"):
         preflight.check(config_for(tmp_path, digits_folder, "--fid-samples", "50"))
 
 

@@ -34,9 +34,10 @@ def test_features_are_bounded_and_full_rank_on_real_images():
     pixels = photos(300)
     model = train_self_supervised(pixels, ImageSpec(8, 3), SMALL)
     features = model.features(pixels)
-    assert features.shape == (300, SMALL.feature_dim) and features.dtype == np.float64
-    assert np.all(np.abs(features) <= 1)
-    assert np.linalg.matrix_rank(np.cov(features, rowvar=False)) == SMALL.feature_dim
+    dim = SMALL.fid_dim(ImageSpec(8, 3))
+    assert features.shape == (300, dim) and features.dtype == np.float64
+    assert np.all(np.abs(features[:, :SMALL.feature_dim]) <= 1)
+    assert np.linalg.matrix_rank(np.cov(features, rowvar=False)) == dim
     assert np.isfinite(model.final_loss)
 
 
@@ -46,7 +47,9 @@ def test_any_supported_size_and_channels_maps_to_the_feature_dimension(size, cha
     images = np.random.default_rng(0).uniform(-1, 1, (4, *spec.shape)).astype(np.float32)
     model = train_self_supervised(images, spec, SelfSupervisedConfig(images_seen=8))
     assert build_encoder(spec, SelfSupervisedConfig()).output_shape == (None, 64)
-    assert model.features(images).shape == (4, 64)
+    first_layer_filters = {8: 64, 16: 32, 32: 16, 128: 16}[size]
+    assert model.features(images).shape == (4, 64 + 2 * first_layer_filters)
+    assert SelfSupervisedConfig().fid_dim(spec) == 64 + 2 * first_layer_filters
 
 
 def test_labels_are_ignored_when_selecting_its_training_images():

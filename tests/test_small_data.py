@@ -1,5 +1,5 @@
 """Evaluation never crashes a run on small data: with 47 labeled images (fewer than the
-domain classifier's 64 feature dimensions in either split), the Trainer's run_fn
+domain classifier's 128 feature dimensions in either split), the Trainer's run_fn
 exports a generator (best-snapshot selection turns itself off), and the FidEvaluator's
 executor records "not blessed" with the reason, stores its artifacts in ML Metadata
 (SQLite) without NaN, and leaves the metrics it could not compute absent."""
@@ -48,7 +48,7 @@ def test_47_images_train_export_and_are_refused_with_the_reason(transformed, tmp
                    **{CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
                       FID_CACHE_KEY: str(tmp_path / "fid_cache")})
     args.serving_model_dir = str(model_uri / SERVING_MODEL_SUBDIR)
-    run_fn(args)  # snapshot selection cannot score 37 images of 64-d features: it is off
+    run_fn(args)  # snapshot selection cannot score 37 images of 128-d features: it is off
     assert os.path.isfile(os.path.join(args.serving_model_dir, "saved_model.pb"))
 
     examples_uri, graph_uri = transformed
@@ -74,10 +74,10 @@ def test_47_images_train_export_and_are_refused_with_the_reason(transformed, tmp
     assert "NaN" not in text
     result = EvaluationResult.from_json(text)
     assert not result.blessed and result.deciding_condition == "max_fid_ratio"
-    assert "FID could not be computed in floor units: FID needs more samples than the 64 " \
+    assert "FID could not be computed in floor units: FID needs more samples than the 128 " \
            "feature dimensions" in result.reason
     assert result.fid is None and result.fid_ratio is None and json.loads(text)["fid"] is None
-    assert result.num_real_eval < 64 and result.precision is not None  # still reported
+    assert result.num_real_eval < 128 and result.precision is not None  # still reported
     assert os.path.isfile(tmp_path / "blessing" / "NOT_BLESSED")
 
     stored = store_artifacts(str(tmp_path / "metadata.sqlite"), [blessing, evaluation])

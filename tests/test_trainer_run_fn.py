@@ -79,7 +79,7 @@ def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp
     trainings = counted_trainings(monkeypatch, domain_classifier, "train_domain_classifier")
     locations = {CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
                  FID_CACHE_KEY: str(tmp_path / "fid_cache")}
-    args = fn_args(transformed, tmp_path, 20, fid_every_steps=10, fid_samples=100, **locations)
+    args = fn_args(transformed, tmp_path, 20, fid_every_steps=10, fid_samples=200, **locations)
 
     run_fn(args)
 
@@ -107,7 +107,7 @@ def test_unlabeled_images_get_snapshot_selection_with_the_self_supervised_extrac
         unlabeled, tmp_path, monkeypatch):
     trainings = counted_trainings(monkeypatch, self_supervised, "train_self_supervised")
     cache_dir = str(tmp_path / "fid_cache")
-    args = fn_args(unlabeled, tmp_path, 20, fid_every_steps=10, fid_samples=100,
+    args = fn_args(unlabeled, tmp_path, 20, fid_every_steps=10, fid_samples=200,
                    fid_extractor="self_supervised",
                    **{CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
                       FID_CACHE_KEY: cache_dir})
