@@ -231,22 +231,23 @@ def name_the_flag(error: ValueError, args: argparse.Namespace) -> str:
     """A settings error as the user typed it: `--flag value: message`.
 
     The flag is the one of the setting the message names (by its field name, or its
-    path with spaces: "image size"; the longest such name), as the user spelled it (or
-    its short alias, when it was not given).
+    path with spaces: "image size"; the longest such name, then the first), as the user
+    spelled it (or its short alias, when it was not given).
     """
     message = str(error)
     if isinstance(error, FlagError):
         return message
     names = {name: setting for setting in SETTINGS
              for name in (setting.field.name, setting.path, setting.path.replace(".", " "))}
-    for name in sorted(names, key=len, reverse=True):
-        if re.search(rf"\b{re.escape(name)}\b", message):
-            setting = names[name]
-            given = [entry for entry in _given(args) if entry.setting == setting]
-            if given and given[-1].spelling == TRAINER_OPTION:
-                return f"{given[-1].typed}: {message}"
-            value = _values(given).get(setting.path, default_value(configs.PipelineConfig(),
-                                                                   setting.path))
-            spelling = given[-1].spelling if given else setting.spellings[-1]
-            return f"{spelling} {setting.show(value)}: {message}"
-    return message
+    found = [(len(name), -match.start(), names[name]) for name in names
+             for match in [re.search(rf"\b{re.escape(name)}\b", message)] if match]
+    if not found:
+        return message
+    *_, setting = max(found, key=lambda named: named[:2])
+    given = [entry for entry in _given(args) if entry.setting == setting]
+    if given and given[-1].spelling == TRAINER_OPTION:
+        return f"{given[-1].typed}: {message}"
+    value = _values(given).get(setting.path,
+                               default_value(configs.PipelineConfig(), setting.path))
+    spelling = given[-1].spelling if given else setting.spellings[-1]
+    return f"{spelling} {setting.show(value)}: {message}"
