@@ -100,9 +100,11 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
         written = {split.name: ingestion_report.count_records(
             os.path.dirname(split.file_prefix)) for split in splits}
         report_path = os.path.join(examples.uri, ingestion_report.REPORT_FILE_NAME)
+        settings = {"input_base": input_base, "image": dataclasses.asdict(options.spec),
+                    **dataclasses.asdict(options.settings), "report_dir": options.report_dir}
         summary = ingestion_report.write_report(
-            report_path, {"input_base": input_base, **dataclasses.asdict(options)}, inputs_seen,
-            written, tf.io.gfile.glob(os.path.join(work_dir, ingest_beam.REJECTIONS_PREFIX + "*")))
+            report_path, settings, inputs_seen, written,
+            tf.io.gfile.glob(os.path.join(work_dir, ingest_beam.REJECTIONS_PREFIX + "*")))
         tf.io.gfile.rmtree(work_dir)
         if options.report_dir:
             report_path = ingestion_report.keep_report(report_path, options.report_dir)

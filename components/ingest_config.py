@@ -34,7 +34,7 @@ class IngestSettings(Settings):
                                   "it (mnist, mnist:3.0.1, name/config)")
     tfds_splits: tuple[str, ...] = setting(
         (), alias="--tfds-split",
-        help="with input_format tfds: a split to read, pooled (repeatable; default: every "
+        help="with input_format tfds: a split to read, pooled with the others ('': every "
              "split)")
     fit: str = setting("center-crop", alias="--fit", choices=FIT_MODES,
                        help="how non-square images become square before resizing (pad: black)")

@@ -41,10 +41,10 @@ class GateConfig(Settings):
         help="bless only if precision (samples on the real-image manifold) reaches this")
     fid_threshold: float | None = setting(
         None, alias="--fid-threshold",
-        help="also require FID <= this absolute value (default: off)")
+        help="also require FID <= this absolute value (none: off)")
     min_inception_score: float | None = setting(
         None, alias="--min-inception-score",
-        help="also require this classifier score (labeled data; default: off)")
+        help="also require this classifier score (labeled data; none: off)")
     baseline_tolerance: float = setting(
         0.0, alias="--fid-tolerance",
         help="bless only if FID <= served FID * (1 + tolerance)")

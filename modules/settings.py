@@ -3,8 +3,9 @@
 Each stage (image, ingest, validation, training, evaluation, push) has one frozen
 dataclass holding its settings, defaults and checks. Its fields carry what the
 command line needs (`pipeline.flags` derives a flag from each), and `Settings` gives
-it the JSON form its component's parameter carries, so no setting is re-packed by
-hand on its way from the flag to the code that uses it. Free of TensorFlow.
+it the JSON form its component's parameter carries (the Trainer's `custom_config` is a
+dict instead: `TrainerConfig.to_custom_config`), so no setting is re-packed by hand on
+its way from the flag to the code that uses it. Free of TensorFlow.
 """
 from __future__ import annotations
 

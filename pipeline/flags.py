@@ -75,6 +75,8 @@ class Setting:
 
     def show(self, value) -> str:
         """A value as it would be typed."""
+        if value is None:
+            return "none"
         text = ",".join(value) if self.repeatable else str(value)
         return text or "''"
 
@@ -99,11 +101,11 @@ BY_PATH = {setting.path: setting for setting in SETTINGS}
 BY_SPELLING = {spelling: setting for setting in SETTINGS for spelling in setting.spellings}
 
 
-def default_value(config: configs.PipelineConfig, path: str):
-    value = config
+def value_at(settings, path: str):
+    """The setting at a dotted `path` of `settings`, e.g. "evaluation.gate.max_fid_ratio"."""
     for name in path.split("."):
-        value = getattr(value, name)
-    return value
+        settings = getattr(settings, name)
+    return settings
 
 
 class _Record(argparse.Action):
@@ -118,7 +120,7 @@ def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
     defaults = configs.PipelineConfig()
     groups = {stage: parser.add_argument_group(f"{stage} settings") for stage in STAGES}
     for setting in SETTINGS:
-        metadata, default = setting.field.metadata, default_value(defaults, setting.path)
+        metadata, default = setting.field.metadata, value_at(defaults, setting.path)
         help_text = metadata.get(HELP, "")
         help_text += f"{'; ' if help_text else ''}default: {setting.show(default)}"
         if setting.repeatable:
@@ -248,6 +250,6 @@ def name_the_flag(error: ValueError, args: argparse.Namespace) -> str:
     if given and given[-1].spelling == TRAINER_OPTION:
         return f"{given[-1].typed}: {message}"
     value = _values(given).get(setting.path,
-                               default_value(configs.PipelineConfig(), setting.path))
+                               value_at(configs.PipelineConfig(), setting.path))
     spelling = given[-1].spelling if given else setting.spellings[-1]
     return f"{spelling} {setting.show(value)}: {message}"

@@ -100,12 +100,6 @@ def arrived(config: configs.PipelineConfig, stage: str):
     return PushSettings.from_json(config.push.to_json())
 
 
-def value_at(settings, path: str):
-    for name in path.split("."):
-        settings = getattr(settings, name)
-    return settings
-
-
 def parse(tmp_path, *argv: str) -> configs.PipelineConfig:
     return run_local.parse_args([*argv, "--data-dir", str(tmp_path),
                                  "--output-dir", str(tmp_path / "out")]).config
@@ -133,14 +127,14 @@ def test_every_setting_has_a_value_to_try():
     assert set(NOT_DEFAULT) == {setting.path for setting in flags.SETTINGS}
     defaults = configs.PipelineConfig()
     for path, (_, value) in NOT_DEFAULT.items():
-        assert flags.default_value(defaults, path) != value, path
+        assert flags.value_at(defaults, path) != value, path
 
 
 @pytest.mark.parametrize("path, argv", spellings())
 def test_every_flag_reaches_the_component_that_uses_it(tmp_path, path, argv):
     config = parse(tmp_path, *NEEDS.get(path, []), *argv)
     stage, _, rest = path.partition(".")
-    assert value_at(arrived(config, stage), rest) == NOT_DEFAULT[path][1]
+    assert flags.value_at(arrived(config, stage), rest) == NOT_DEFAULT[path][1]
 
 
 def test_the_image_shape_and_the_extractor_reach_every_stage_that_uses_them(tmp_path):
