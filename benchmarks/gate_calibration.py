@@ -37,6 +37,7 @@ from modules.images import from_uint8, to_uint8
 from modules.keras import keras
 from modules.snapshot_selection import CheapFid
 from modules.trainer import train
+from components.quality_gate import EvaluationConfig, EvaluationSettings
 from pipeline.configs import PipelineConfig
 
 
@@ -59,10 +60,10 @@ def trained_generators(train_pixels: np.ndarray, train_labels: np.ndarray | None
     the steps, trained on `train_pixels` (snapshot selection on when labels exist)."""
     pipeline = PipelineConfig()
     spec_size, channels = train_pixels.shape[1], train_pixels.shape[3]
-    config = dataclasses.replace(pipeline.trainer, image_size=spec_size, channels=channels)
+    config = dataclasses.replace(pipeline.training, image_size=spec_size, channels=channels)
     cache = FidCache(os.path.join(work_dir, "fid_cache"))
     cheap_fid = None if train_labels is None else CheapFid.from_training_images(
-        TrainingImages.select([(train_pixels, train_labels)]), config.fid_samples,
+        TrainingImages.select([(train_pixels, train_labels)]), config.selection_samples,
         config.latent_dim, config.seed, cache)
     stream = ImageStream(lambda order: tf.data.Dataset.from_tensor_slices(
         from_uint8(train_pixels)))
@@ -80,7 +81,7 @@ def candidates(train_pixels: np.ndarray, held_out: np.ndarray,
                generators: dict[str, keras.Model], count: int, seed: int
                ) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((count, PipelineConfig().trainer.latent_dim)).astype(np.float32)
+    noise = rng.standard_normal((count, PipelineConfig().training.latent_dim)).astype(np.float32)
     samples = {name: to_uint8(generator.predict(noise, batch_size=512, verbose=0))
                for name, generator in generators.items()}
     mean_colour = train_pixels.reshape(-1, train_pixels.shape[-1]).mean(axis=0)
@@ -97,7 +98,7 @@ def candidates(train_pixels: np.ndarray, held_out: np.ndarray,
 def report(kind: str, extractor: extractors.FeatureExtractor, train_pixels: np.ndarray,
            eval_pixels: np.ndarray, samples: dict[str, np.ndarray], count: int,
            seed: int) -> None:
-    config = fid_evaluation.EvaluationConfig(num_samples=count, seed=seed)
+    config = EvaluationConfig(EvaluationSettings(fid_num_samples=count), seed=seed)
     real = extractor.features(eval_pixels)
     floor_sample = np.random.default_rng(seed).permutation(len(train_pixels))[:count]
     floor, _ = metrics.fid_or_refusal(real, extractor.features(train_pixels[floor_sample]))
@@ -115,15 +116,15 @@ def report(kind: str, extractor: extractors.FeatureExtractor, train_pixels: np.n
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--digits-steps", type=int, default=PipelineConfig().train_steps)
+    parser.add_argument("--digits-steps", type=int, default=PipelineConfig().training.train_steps)
     parser.add_argument("--rgb-steps", type=int, default=2000)
     parser.add_argument("--rgb-count", type=int, default=1500)
     args = parser.parse_args()
     pipeline = PipelineConfig()
-    count, seed = pipeline.fid_num_samples, pipeline.trainer.seed
+    count, seed = pipeline.evaluation.fid_num_samples, pipeline.training.seed
     with tempfile.TemporaryDirectory() as work_dir:
         pixels, labels = datasets.digits(seed=seed)
-        train_count = int(len(pixels) * pipeline.train_fraction)
+        train_count = int(len(pixels) * pipeline.ingest.train_fraction)
         train_pixels, eval_pixels = pixels[:train_count], pixels[train_count:]
         extractor = extractors.domain_classifier_extractor(
             train_pixels, labels[:train_count], seed, FidCache(f"{work_dir}/fid_cache"))
@@ -136,7 +137,7 @@ def main() -> None:
                count, seed)
 
         photos = datasets.rgb_photos(args.rgb_count, 32, seed)
-        train_count = int(len(photos) * pipeline.train_fraction)
+        train_count = int(len(photos) * pipeline.ingest.train_fraction)
         train_pixels, eval_pixels = photos[:train_count], photos[train_count:]
         extractor = extractors.SavedModelExtractor(
             average_pooling_extractor(f"{work_dir}/pooling", 32, 3))

@@ -30,7 +30,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from components.ingest_config import IngestOptions, IngestSettings
+from components.ingest_config import IngestOptions
 from modules.images import ImageSpec
 
 SIZES = ((96, 72), (128, 128), (160, 90), (64, 96))
@@ -65,7 +65,7 @@ def plain_loop(root: pathlib.Path, output: pathlib.Path, options: IngestOptions)
                 path = os.path.join(directory, name)
                 with open(path, "rb") as source:
                     example = image_to_example(source.read(), os.path.relpath(path, root),
-                                               options.settings)
+                                               options)
                 writer.write(example.SerializeToString())
                 written += 1
     return written
@@ -145,7 +145,7 @@ def throughput_table(scratch: pathlib.Path, images: int, workers: int,
         ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"])
 
     baseline = images / results["plain loop (1 process)"][1]
-    size = options.settings.spec.size
+    size = options.spec.size
     print(f"\ningest benchmark: {images} images (JPEG and PNG, 64x96 to 160x90) "
           f"to {size}x{size} RGB, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} (shared machine: figures are noisy)")
@@ -168,7 +168,7 @@ def main(argv=None) -> None:
     parser.add_argument("--measure-memory-of", type=pathlib.Path, help=argparse.SUPPRESS)
     parser.add_argument("--memory-output", type=pathlib.Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    options = IngestOptions(IngestSettings(ImageSpec(args.image_size, 3)))
+    options = IngestOptions(ImageSpec(args.image_size, 3))
     if args.measure_memory_of:  # the child process of `memory_in_fresh_process`
         print(json.dumps(measure_memory(args.measure_memory_of, args.memory_output, options)))
         return

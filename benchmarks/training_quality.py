@@ -38,10 +38,11 @@ OUR_TURN_STEPS = 1000
 
 def main() -> None:
     pipeline = PipelineConfig()
-    config = pipeline.trainer
+    config, steps = pipeline.training, pipeline.training.train_steps
+    samples = pipeline.evaluation.fid_num_samples
     pixels, labels = digits_as_uint8()
     order = np.random.default_rng(0).permutation(len(pixels))
-    train_count = int(len(pixels) * pipeline.train_fraction)
+    train_count = int(len(pixels) * pipeline.ingest.train_fraction)
     train_pixels, train_labels = pixels[order[:train_count]], labels[order[:train_count]]
     held_out = pixels[order[train_count:]]
     with tempfile.TemporaryDirectory() as work_dir:
@@ -51,18 +52,18 @@ def main() -> None:
         classifier, _ = cached_domain_classifier(training_images, config.seed, cache)
         # Scored as the snapshot selection scores (quantized samples, classifier features),
         # but against the held-out digits.
-        score = CheapFid(classifier, from_uint8(held_out)[..., None], pipeline.fid_num_samples,
+        score = CheapFid(classifier, from_uint8(held_out)[..., None], samples,
                          config.latent_dim, config.seed)
         floor_sample = np.random.default_rng(config.seed).permutation(train_count)
         floor = metrics.fid(score.real_features, classifier.features(
-            from_uint8(train_pixels[floor_sample[:pipeline.fid_num_samples], ..., None])))
-        print(f"{pipeline.train_steps} steps of the make-run trainer ({config.batch_size} "
+            from_uint8(train_pixels[floor_sample[:samples], ..., None])))
+        print(f"{steps} steps of the make-run trainer ({config.batch_size} "
               f"images per step) on {train_count} digits; FID against {len(held_out)} held-out "
-              f"digits, {pipeline.fid_num_samples} samples; floor (training vs held-out) "
+              f"digits, {samples} samples; floor (training vs held-out) "
               f"{floor:.4f}")
         start = time.perf_counter()
         cheap_fid = CheapFid.from_training_images("domain_classifier", training_images,
-                                                  config.fid_samples, config.latent_dim,
+                                                  config.selection_samples, config.latent_dim,
                                                   config.seed, cache)
         stream = ImageStream(lambda order: tf.data.Dataset.from_tensor_slices(
             from_uint8(train_pixels)[..., None]))
@@ -74,9 +75,9 @@ def main() -> None:
         # Taking turns, so load from other jobs hits both alike: our Trainer trains to the
         # next stop and exits (resuming exactly from its checkpoint at the next turn; the
         # restart is charged to it), then the reference trains until it has had as much time.
-        for stop in range(OUR_TURN_STEPS, pipeline.train_steps + OUR_TURN_STEPS, OUR_TURN_STEPS):
+        for stop in range(OUR_TURN_STEPS, steps + OUR_TURN_STEPS, OUR_TURN_STEPS):
             start = time.perf_counter()
-            result = train(config, stream, min(stop, pipeline.train_steps), f"{work_dir}/run",
+            result = train(config, stream, min(stop, steps), f"{work_dir}/run",
                            f"{work_dir}/checkpoints", cheap_fid)
             budget += time.perf_counter() - start
             while reference_seconds < budget:
@@ -89,7 +90,7 @@ def main() -> None:
                     best_fid, best_step = fid, reference_steps
     ours = score(result.export_generator)
     print(f"  ours (exported generator)   FID {ours:7.4f}  {ours / floor:5.2f}x floor  "
-          f"{pipeline.train_steps} steps in {budget:.0f} s")
+          f"{steps} steps in {budget:.0f} s")
     print(f"  tutorial loop, best score   FID {best_fid:7.4f}  {best_fid / floor:5.2f}x floor  "
           f"at step {best_step} of {reference_steps} in {reference_seconds:.0f} s")
     print(f"  reference FID / ours: {best_fid / ours:.2f}x")

@@ -44,20 +44,19 @@ def _write_schema(uri: str, schema: schema_pb2.Schema) -> None:
 def ConstrainedSchema(
     schema: InputArtifact[artifacts.Schema],
     constrained_schema: OutputArtifact[artifacts.Schema],
-    min_channels: Parameter[int],
-    max_channels: Parameter[int],
-    min_side: Parameter[int],
-    max_side: Parameter[int],
+    expectations: Parameter[str],
     code_version: Parameter[str] = "",
 ) -> None:
-    """The inferred schema plus the channel and size ranges, presence and non-empty splits.
+    """The inferred schema plus the channel and size ranges (`expectations`, a
+    `schema_rules.DataExpectations` as JSON), presence and non-empty splits.
 
     `code_version` only keys the cache to our code.
     """
     del code_version
-    expectations = schema_rules.DataExpectations(min_channels, max_channels, min_side, max_side)
     _write_schema(constrained_schema.uri,
-                  schema_rules.constrain_schema(_read_schema(schema.uri), expectations))
+                  schema_rules.constrain_schema(
+                      _read_schema(schema.uri),
+                      schema_rules.DataExpectations.from_json(expectations)))
 
 
 @tfx.dsl.components.component

@@ -22,12 +22,12 @@ from absl import logging
 
 from components import evaluation_report, push
 from components.extractors import FeatureExtractor, build_extractor
-from components.quality_gate import (Baseline, EvaluationResult, GateConfig, Measurements,
-                                     decide, finite_or_none)
+from components.quality_gate import (Baseline, EvaluationConfig, EvaluationResult,
+                                     Measurements, decide, finite_or_none)
 from modules import data, metrics
-from modules.export import (COMPRESSED_PRECISIONS, IMAGES_OUTPUT, NOISE_INPUT,
-                            SERVING_SIGNATURE, export_compressed, read_metadata)
-from modules.metrics import AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES, resolve_extractor
+from modules.export import (IMAGES_OUTPUT, NOISE_INPUT, SERVING_SIGNATURE, export_compressed,
+                            read_metadata)
+from modules.metrics import resolve_extractor
 from modules.fid_cache import FidCache, pixels_fingerprint, sha256_hex
 from modules.images import to_uint8, viewable_grid, write_png
 
@@ -39,31 +39,6 @@ BLESSED_FILE = "BLESSED"
 NOT_BLESSED_FILE = "NOT_BLESSED"
 GRID_IMAGES = 64
 COMPRESSED_DIR = "compressed"  # <evaluation>/compressed/<precision>/: the scored copies
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluationConfig:
-    gate: GateConfig = GateConfig()
-    num_samples: int = 1000
-    seed: int = 0
-    kid_subsets: int = 100
-    precision_recall_k: int = 3
-    extractor: str = AUTO_EXTRACTOR   # or one of FID_EXTRACTORS
-    extractor_path: str = ""          # Inception weights or SavedModel, per the extractor
-    cache_dir: str = ""               # real features and classifiers; "" disables caching
-    serving_dir: str = ""             # where the served generator (the baseline) lives
-    compressed_precisions: tuple[str, ...] = ()  # reduced-precision copies to score too
-
-    def __post_init__(self):
-        if self.num_samples < 2:
-            raise ValueError(f"num_samples must be at least 2, got {self.num_samples}")
-        if self.extractor not in FID_EXTRACTOR_CHOICES:
-            raise ValueError(f"unknown FID extractor {self.extractor!r}; choose one of "
-                             f"{FID_EXTRACTOR_CHOICES}")
-        unknown = set(self.compressed_precisions) - set(COMPRESSED_PRECISIONS)
-        if unknown:
-            raise ValueError(f"unknown compressed precision(s) {sorted(unknown)}; choose "
-                             f"from {COMPRESSED_PRECISIONS}")
 
 
 def generate(serving_model_dir: str, count: int, seed: int, batch_size: int = 256) -> np.ndarray:
@@ -111,10 +86,10 @@ def score(real_features: np.ndarray, fake_features: np.ndarray, config: Evaluati
     if not np.isfinite(fake_features).all():
         return Scores(None, None, None, "the generated images' features are not finite")
     smaller = min(len(real_features), len(fake_features))
-    kid = metrics.kid(real_features, fake_features, subsets=config.kid_subsets,
+    kid = metrics.kid(real_features, fake_features, subsets=config.settings.kid_subsets,
                       seed=config.seed) if smaller >= 2 else None
-    pr = metrics.precision_recall(real_features, fake_features, k=config.precision_recall_k
-                                  ) if smaller > config.precision_recall_k else None
+    pr = metrics.precision_recall(real_features, fake_features, k=config.settings.precision_recall_k
+                                  ) if smaller > config.settings.precision_recall_k else None
     fid, refusal = metrics.fid_or_refusal(real_features, fake_features)
     return Scores(fid, kid, pr, refusal)
 
@@ -142,7 +117,7 @@ def score_compressed(serving_model_dir: str, evaluation_dir: str, config: Evalua
     """Writes each reduced-precision copy of the generator and its FID, measured exactly
     as the float32 generator's (same noise, extractor and real features)."""
     compressed = {}
-    for precision in config.compressed_precisions:
+    for precision in config.settings.compressed_precisions:
         path = os.path.join(evaluation_dir, COMPRESSED_DIR, precision)
         export_compressed(serving_model_dir, path, precision)
         images = generate(path, count, config.seed)
@@ -157,7 +132,7 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
     """Scores the generator, decides, and writes metrics, grids and the HTML report.
 
     The generated set, the floor's training sample and the served generator's samples
-    have the same size: `num_samples`, or fewer when the training split is smaller (FID
+    have the same size: `fid_num_samples`, or fewer when the training split is smaller (FID
     is biased by the sample count, so the floor is only a unit at equal counts)."""
     tf_transform_output = tft.TFTransformOutput(transform_output_uri)
     train, train_labels = data.load_split(
@@ -166,10 +141,11 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
         data.split_file_patterns(transformed_examples_uri, "eval"), tf_transform_output)
     real_fingerprint = pixels_fingerprint(real)
     cache = FidCache(config.cache_dir) if config.cache_dir else None
-    extractor = build_extractor(resolve_extractor(config.extractor,
+    extractor = build_extractor(resolve_extractor(config.settings.extractor,
                                                   metrics.count_classes(train_labels)),
-                                config.extractor_path, train, train_labels, config.seed, cache)
-    count = min(config.num_samples, len(train))
+                                config.settings.extractor_path, train, train_labels,
+                                config.seed, cache)
+    count = min(config.settings.fid_num_samples, len(train))
     generated = generate(serving_model_dir, count, config.seed)
 
     real_features = cached_features(extractor, real, real_fingerprint, cache)
@@ -192,22 +168,22 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
                             else None,
                             scores.precision_recall.recall if scores.precision_recall else None,
                             inception_score)
-    decision = decide(measured, config.gate, baseline)
+    decision = decide(measured, config.settings.gate, baseline)
     result = EvaluationResult(
         fid=finite_or_none(scores.fid), fid_refusal=measured.fid_refusal,
         fid_real_floor=finite_or_none(floor), fid_ratio=finite_or_none(measured.fid_ratio),
         kid_mean=scores.kid.mean if scores.kid else None,
-        kid_std=scores.kid.std if scores.kid else None, kid_subsets=config.kid_subsets,
+        kid_std=scores.kid.std if scores.kid else None, kid_subsets=config.settings.kid_subsets,
         kid_subset_size=scores.kid.subset_size if scores.kid else 0,
         precision=measured.precision, recall=measured.recall,
-        precision_recall_k=config.precision_recall_k,
+        precision_recall_k=config.settings.precision_recall_k,
         inception_score=finite_or_none(inception_score),
         num_generated=len(generated), num_real_eval=len(real),
         num_real_floor=len(floor_features), extractor=extractor.identity,
         extractor_feature_dim=int(real_features.shape[1]),
         extractor_holdout_accuracy=getattr(getattr(extractor, "model", None),
                                            "holdout_accuracy", None),
-        comparison=comparison, gate=config.gate, baseline_version=baseline.version,
+        comparison=comparison, gate=config.settings.gate, baseline_version=baseline.version,
         baseline_fid=finite_or_none(baseline.fid), baseline_source=baseline.source,
         checks=decision.checks, deciding_condition=decision.deciding,
         blessed=decision.blessed, reason=decision.reason,

@@ -6,6 +6,7 @@ from absl import logging
 
 from components import push
 from components.fid_evaluation import METRICS_FILE
+from components.push_config import PushSettings
 from components.tfx_types import (SERVING_MODEL_SUBDIR, InputArtifact, OutputArtifact, Parameter,
                                   artifacts, component)
 
@@ -17,11 +18,11 @@ def GeneratorPusher(
     evaluation: InputArtifact[artifacts.ModelEvaluation],
     pushed_model: OutputArtifact[artifacts.PushedModel],
     serving_dir: Parameter[str],
-    keep_versions: Parameter[int] = 5,
-    compressed_fid_tolerance: Parameter[float] = 0.05,
+    settings: Parameter[str],
     code_version: Parameter[str] = "",
 ) -> None:
-    """Pushes the model when blessed: atomically, deduplicated, keeping `keep_versions`.
+    """Pushes the model when blessed: atomically, deduplicated, keeping `keep_versions`
+    (`settings`: the `push_config.PushSettings` as JSON).
 
     `code_version` only keys the cache to our code.
 
@@ -32,6 +33,7 @@ def GeneratorPusher(
     (`compressed` records what happened to each).
     """
     del code_version
+    push_settings = PushSettings.from_json(settings)
     if model_blessing.get_int_custom_property("blessed") != 1:
         logging.info("Not pushing: the model was not blessed (%s)",
                      model_blessing.get_string_custom_property("reason"))
@@ -40,7 +42,7 @@ def GeneratorPusher(
     with open(os.path.join(evaluation.uri, METRICS_FILE)) as source:
         metrics = json.load(source)
     result = push.push(os.path.join(model.uri, SERVING_MODEL_SUBDIR), serving_dir, metrics,
-                       keep_versions=keep_versions)
+                       keep_versions=push_settings.keep_versions)
     logging.info("Pusher: %s", result.reason)
     pushed_model.set_int_custom_property("pushed", int(result.pushed))
     pushed_model.set_string_custom_property("pushed_destination", result.destination or "")
@@ -49,14 +51,16 @@ def GeneratorPusher(
     if not result.pushed:
         return
     outcomes = []
-    for decision in push.compressed_decisions(metrics, compressed_fid_tolerance):
+    for decision in push.compressed_decisions(metrics,
+                                              push_settings.compressed_fid_tolerance):
         outcome = decision.reason
         if decision.push:
             scored = metrics["compressed"][decision.precision]
             copy = push.push(scored["path"],
                              push.compressed_serving_dir(serving_dir, decision.precision),
                              {**metrics, "fid": scored["fid"], "float32_fid": metrics["fid"]},
-                             keep_versions=keep_versions, clock=lambda: result.version)
+                             keep_versions=push_settings.keep_versions,
+                             clock=lambda: result.version)
             outcome += f"; {copy.reason}"
         logging.info("Pusher, compressed copy: %s", outcome)
         outcomes.append(outcome)

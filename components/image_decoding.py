@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from components.ingest_config import IngestSettings
+from components.ingest_config import IngestOptions
 from modules import features
 
 # Pillow's names for the formats we take; MPO is what cameras' multi-picture JPEGs open as.
@@ -87,20 +87,20 @@ def label_of(relative_path: str) -> str:
     return parts[0] if len(parts) > 1 else ""
 
 
-def normalize_image(content: bytes, settings: IngestSettings) -> NormalizedImage:
+def normalize_image(content: bytes, options: IngestOptions) -> NormalizedImage:
     """Decodes and normalizes one image; raises `ImageRejected` when it cannot be used."""
     if not content:
         raise ImageRejected(EMPTY)
     # Pillow refuses images over twice this by itself; we refuse over once, below.
-    Image.MAX_IMAGE_PIXELS = settings.max_pixels
+    max_pixels = options.settings.max_pixels
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with Image.open(io.BytesIO(content)) as image:
             if image.format not in SUPPORTED_FORMATS:
                 raise ImageRejected(UNSUPPORTED, str(image.format))
             width, height = image.size
-            if width * height > settings.max_pixels:
-                raise ImageRejected(TOO_MANY_PIXELS,
-                                    f"{width}x{height} is over {settings.max_pixels}")
+            if width * height > max_pixels:
+                raise ImageRejected(TOO_MANY_PIXELS, f"{width}x{height} is over {max_pixels}")
             image.load()  # decodes fully: catches truncated and corrupt files
             source_format = image.format
             oriented = ImageOps.exif_transpose(image)
@@ -115,7 +115,7 @@ def normalize_image(content: bytes, settings: IngestSettings) -> NormalizedImage
         raise ImageRejected(UNSUPPORTED, f"pixel mode {oriented.mode}")
     source_channels = canonical.shape[-1]
     return NormalizedImage(
-        pixels=_fit_and_resize(_to_channels(canonical, settings.spec.channels), settings),
+        pixels=_fit_and_resize(_to_channels(canonical, options.spec.channels), options),
         source_height=oriented.height, source_width=oriented.width,
         source_channels=source_channels, source_format=source_format)
 
@@ -156,21 +156,21 @@ def _to_channels(pixels: np.ndarray, channels: int) -> Image.Image:
     return Image.fromarray(pixels).convert("L")
 
 
-def _fit_and_resize(image: Image.Image, settings: IngestSettings) -> np.ndarray:
+def _fit_and_resize(image: Image.Image, options: IngestOptions) -> np.ndarray:
     """Center-crops or black-pads to a square, then resizes (antialiased bilinear).
 
     An odd pixel to crop or pad falls on the bottom or right.
     """
     width, height = image.size
-    side = min(width, height) if settings.fit == "center-crop" else max(width, height)
+    side = min(width, height) if options.settings.fit == "center-crop" else max(width, height)
     left, top = _centered_offset(width, side), _centered_offset(height, side)
     if side != width or side != height:
         # crop() pads with zeros wherever the box leaves the image: one call for both fits.
         image = image.crop((left, top, left + side, top + side))
-    size = settings.spec.size
+    size = options.spec.size
     if side != size:
         image = image.resize((size, size), Image.Resampling.BILINEAR)
-    return np.asarray(image).reshape(size, size, settings.spec.channels)
+    return np.asarray(image).reshape(size, size, options.spec.channels)
 
 
 def _centered_offset(length: int, side: int) -> int:
@@ -184,7 +184,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def image_to_example(content: bytes, relative_path: str, settings: IngestSettings,
+def image_to_example(content: bytes, relative_path: str, options: IngestOptions,
                      label: str | None = None) -> Union[tf.train.Example, Rejection]:
     """Normalizes an image (recognised by content, not name) into a tf.Example.
 
@@ -192,7 +192,7 @@ def image_to_example(content: bytes, relative_path: str, settings: IngestSetting
     """
     relative_path = posixpath.normpath(relative_path.replace("\\", "/"))
     try:
-        result = normalize_image(content, settings)
+        result = normalize_image(content, options)
     except ImageRejected as rejected:
         return Rejection(relative_path, rejected.reason, rejected.detail)
 

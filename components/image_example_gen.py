@@ -14,6 +14,7 @@ when the bounds are broken.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Dict, List
 
@@ -35,6 +36,7 @@ from modules import features
 
 INPUT_BASE_KEY = standard_component_specs.INPUT_BASE_KEY
 CUSTOM_CONFIG_KEY = standard_component_specs.CUSTOM_CONFIG_KEY
+OPTIONS_KEY = "options"  # the custom_config entry holding the IngestOptions, as JSON
 # The driver fingerprints the top-level entries of the input folder (files and
 # class subfolders, whose modification times change when files are added or
 # removed); the executor then reads every file below them.
@@ -46,7 +48,7 @@ def options_from(exec_properties: Dict[str, Any]) -> IngestOptions:
     json_format.Parse(exec_properties[CUSTOM_CONFIG_KEY], custom_config)
     values = struct_pb2.Struct()
     custom_config.custom_config.Unpack(values)
-    return IngestOptions.from_dict(json_format.MessageToDict(values))
+    return IngestOptions.from_json(values[OPTIONS_KEY])
 
 
 class ImageExampleGenExecutor(BaseBeamExecutor):
@@ -66,7 +68,7 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
         (examples,) = output_dict[standard_component_specs.EXAMPLES_KEY]
         input_base = exec_properties[INPUT_BASE_KEY]
         options = options_from(exec_properties)
-        if options.input_format != "tfds" and not tf.io.gfile.isdir(input_base):
+        if options.settings.input_format != "tfds" and not tf.io.gfile.isdir(input_base):
             raise ingestion_report.IngestionError(
                 f"The input folder {input_base} does not exist (--data-dir)")
         output_config = tfx.proto.Output()
@@ -98,8 +100,10 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
         written = {split.name: ingestion_report.count_records(
             os.path.dirname(split.file_prefix)) for split in splits}
         report_path = os.path.join(examples.uri, ingestion_report.REPORT_FILE_NAME)
+        settings = {"input_base": input_base, "image": dataclasses.asdict(options.spec),
+                    **dataclasses.asdict(options.settings), "report_dir": options.report_dir}
         summary = ingestion_report.write_report(
-            report_path, {"input_base": input_base, **options.to_dict()}, inputs_seen, written,
+            report_path, settings, inputs_seen, written,
             tf.io.gfile.glob(os.path.join(work_dir, ingest_beam.REJECTIONS_PREFIX + "*")))
         tf.io.gfile.rmtree(work_dir)
         if options.report_dir:
@@ -113,7 +117,7 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
         examples.set_string_custom_property("ingestion_report", report_path)
         source = options.describe_source(input_base)
         logging.info("Ingest of %s: %s. Report: %s", source, summary.describe(), report_path)
-        ingestion_report.check_bounds(summary, source, options.max_rejected_fraction,
+        ingestion_report.check_bounds(summary, source, options.settings.max_rejected_fraction,
                                       report_path)
 
 
@@ -130,7 +134,7 @@ def split_output_config(train_fraction: float):
 
 
 def ImageExampleGen(input_base: str, options: IngestOptions = IngestOptions(),
-                    train_fraction: float = 0.8, code_version: str = "") -> FileBasedExampleGen:
+                    code_version: str = "") -> FileBasedExampleGen:
     """Ingests a folder of images (class subfolders become labels), of TFRecords, or a TFDS
     dataset prepared in `input_base` (its data_dir).
 
@@ -138,26 +142,26 @@ def ImageExampleGen(input_base: str, options: IngestOptions = IngestOptions(),
     `code_version` only keys the cache to our code (the executor ignores it).
     """
     values = struct_pb2.Struct()
-    values.update({**options.to_dict(), "code_version": code_version})
+    values.update({OPTIONS_KEY: options.to_json(), "code_version": code_version})
     custom_config = tfx.proto.CustomConfig()
     custom_config.custom_config.Pack(values)
     return FileBasedExampleGen(
         input_base=input_base,
         input_config=tfx.proto.Input(splits=[
             tfx.proto.Input.Split(name="images", pattern=TOP_LEVEL_PATTERN)]),
-        output_config=split_output_config(train_fraction),
+        output_config=split_output_config(options.settings.train_fraction),
         custom_config=custom_config,
         custom_executor_spec=BeamExecutorSpec(ImageExampleGenExecutor))
 
 
 def run_ingest(input_base: str, examples_uri: str, options: IngestOptions,
-               beam_pipeline_args: List[str], train_fraction: float = 0.8):
+               beam_pipeline_args: List[str]):
     """Runs the executor outside a pipeline (tests, benchmarks); returns the Examples artifact.
 
     The exec properties are exactly those the component sets, serialized as a
     TFX launcher passes them.
     """
-    component = ImageExampleGen(input_base, options, train_fraction)
+    component = ImageExampleGen(input_base, options)
     exec_properties = {
         key: json_format.MessageToJson(value) if isinstance(value, message.Message) else value
         for key, value in component.exec_properties.items() if value is not None}

@@ -70,12 +70,13 @@ def close_progress(key: str) -> None:
 def expected_inputs(input_base: str, options: IngestOptions) -> int | None:
     """The number of inputs, when known before reading them: the files below the folder
     (one more listing of names), or the records a TFDS dataset's metadata promises."""
-    if options.input_format == "images":
+    settings = options.settings
+    if settings.input_format == "images":
         return sum(len(names) for _, _, names in tf.io.gfile.walk(input_base))
-    if options.input_format == "tfds":
+    if settings.input_format == "tfds":
         return sum(shard.num_records for shard in resolve(
-            options.tfds_name, input_base, options.tfds_splits, options.image_feature,
-            options.label_feature).shards)
+            settings.tfds_name, input_base, settings.tfds_splits, settings.image_feature,
+            settings.label_feature).shards)
     return None  # TFRecord files: records are counted as they are read
 
 
@@ -243,14 +244,14 @@ class _Normalize(beam.DoFn):
     """A raw input to a canonical tf.Example, or its rejection as a JSON line."""
 
     def __init__(self, options: IngestOptions, progress: Progress | None):
-        self._settings = options.settings
+        self._options = options
         self._progress = progress
 
     def process(self, item: Union[RawImage, Rejection]):
         if self._progress:
             self._progress.advance()
         result = item if isinstance(item, Rejection) else image_to_example(
-            item.content, item.path, self._settings, item.label)
+            item.content, item.path, self._options, item.label)
         if isinstance(result, Rejection):
             yield beam.pvalue.TaggedOutput(_REJECTED, rejection_to_json_line(result))
         else:
@@ -268,26 +269,27 @@ def IngestInputs(pipeline, input_base: str, options: IngestOptions, work_dir: st
     runners that process the job in this process (workers elsewhere have no terminal).
     """
     input_base = input_base.rstrip("/")
+    settings = options.settings
     progress = Progress(work_dir, expected_inputs(input_base, options)) if show_progress \
         else None
-    if options.input_format == "tfds":
-        source = resolve(options.tfds_name, input_base, options.tfds_splits,
-                         options.image_feature, options.label_feature)
+    if settings.input_format == "tfds":
+        source = resolve(settings.tfds_name, input_base, settings.tfds_splits,
+                         settings.image_feature, settings.label_feature)
         inputs = (pipeline
                   | "Shards" >> beam.Create(source.shards)
                   | "SpreadShards" >> beam.Reshuffle()
-                  | "ReadShards" >> beam.FlatMap(_read_tfds_shard, options.image_feature,
-                                                 options.label_feature, source.class_names))
+                  | "ReadShards" >> beam.FlatMap(_read_tfds_shard, settings.image_feature,
+                                                 settings.label_feature, source.class_names))
     else:
         files = (pipeline
                  | "InputBase" >> beam.Create([input_base])
                  | "ListFiles" >> beam.FlatMap(_list_files)
                  | "SpreadFiles" >> beam.Reshuffle())
-        if options.input_format == "images":
+        if settings.input_format == "images":
             inputs = files | "ReadFiles" >> beam.Map(_read_image_file, input_base)
         else:
             inputs = files | "ReadRecords" >> beam.FlatMap(
-                _read_records, input_base, options.image_feature, options.label_feature)
+                _read_records, input_base, settings.image_feature, settings.label_feature)
     results = inputs | "Normalize" >> beam.ParDo(_Normalize(options, progress)).with_outputs(
         _REJECTED, main="examples")
     _ = (inputs

@@ -1,5 +1,6 @@
-"""The quality gate: the conditions a generator must meet to be blessed, and the
-evaluation record (`metrics.json`) that the evaluator writes and everyone else reads.
+"""The quality gate: the conditions a generator must meet to be blessed, the evaluation
+stage's settings, and the evaluation record (`metrics.json`) that the evaluator writes
+and everyone else reads.
 
 FID has no meaning across extractors and data sets (a pixel-pooling extractor on photo
 crops gives a real-vs-real floor of 0.08, a digit classifier 0.4, Inception tens), so
@@ -16,60 +17,115 @@ import json
 import math
 from typing import Any
 
-# Each flag beside its setting, so every message names both.
-SETTING_FLAGS = {
-    "max_fid_ratio": "--max-fid-ratio",
-    "min_recall": "--min-recall",
-    "min_precision": "--min-precision",
-    "fid_threshold": "--fid-threshold",
-    "min_inception_score": "--min-inception-score",
-    "baseline_tolerance": "--fid-tolerance",
-}
-
-
-def setting(name: str) -> str:
-    """`name (--flag)`, as error messages spell a setting."""
-    return f"{name} ({SETTING_FLAGS[name]})"
+from modules.features import COMPRESSED_PRECISIONS
+from modules.metrics import (AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES, LABELED_EXTRACTOR,
+                             PATH_EXTRACTORS, UNLABELED_EXTRACTOR)
+from modules.settings import Settings, named, setting
 
 
 @dataclasses.dataclass(frozen=True)
-class GateConfig:
+class GateConfig(Settings):
     """What a generator must reach to be blessed. Defaults: see docs/evaluation.md,
     "The quality gate" (measured with `python -m benchmarks.gate_calibration`)."""
 
-    max_fid_ratio: float = 3.0            # FID <= this x the real-vs-real floor
-    min_recall: float = 0.2               # share of real images the samples cover
-    min_precision: float = 0.3            # share of samples on the real manifold
-    fid_threshold: float | None = None    # an absolute FID limit as well (off by default)
-    min_inception_score: float | None = None  # classifier score minimum (off by default)
-    baseline_tolerance: float = 0.0       # FID <= served FID x (1 + tolerance)
+    max_fid_ratio: float = setting(
+        3.0, alias="--max-fid-ratio",
+        help="bless only if FID <= this x the real-vs-real FID floor (same extractor, same "
+             "sample counts)")
+    min_recall: float = setting(
+        0.2, alias="--min-recall",
+        help="bless only if recall (real images covered by samples; low means mode "
+             "collapse) reaches this")
+    min_precision: float = setting(
+        0.3, alias="--min-precision",
+        help="bless only if precision (samples on the real-image manifold) reaches this")
+    fid_threshold: float | None = setting(
+        None, alias="--fid-threshold",
+        help="also require FID <= this absolute value (none: off)")
+    min_inception_score: float | None = setting(
+        None, alias="--min-inception-score",
+        help="also require this classifier score (labeled data; none: off)")
+    baseline_tolerance: float = setting(
+        0.0, alias="--fid-tolerance",
+        help="bless only if FID <= served FID * (1 + tolerance)")
 
     def __post_init__(self):
         if not (math.isfinite(self.max_fid_ratio) and self.max_fid_ratio >= 1):
-            raise ValueError(f"{setting('max_fid_ratio')} must be a number >= 1 (the floor "
-                             f"itself is 1.0), got {self.max_fid_ratio}")
+            raise ValueError(f"{named(GateConfig, 'max_fid_ratio')} must be a number >= 1 "
+                             f"(the floor itself is 1.0), got {self.max_fid_ratio}")
         for name in ("min_recall", "min_precision"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
-                raise ValueError(f"{setting(name)} must be between 0 and 1, got {value}")
+                raise ValueError(f"{named(GateConfig, name)} must be between 0 and 1, "
+                                 f"got {value}")
         if self.fid_threshold is not None and not (math.isfinite(self.fid_threshold)
                                                    and self.fid_threshold > 0):
-            raise ValueError(f"{setting('fid_threshold')} must be a positive number, "
+            raise ValueError(f"{named(GateConfig, 'fid_threshold')} must be a positive number, "
                              f"got {self.fid_threshold}")
         if self.min_inception_score is not None and not (
                 math.isfinite(self.min_inception_score) and self.min_inception_score >= 1):
-            raise ValueError(f"{setting('min_inception_score')} must be >= 1 (the score of "
-                             f"a single class), got {self.min_inception_score}")
+            raise ValueError(f"{named(GateConfig, 'min_inception_score')} must be >= 1 (the "
+                             f"score of a single class), got {self.min_inception_score}")
         if not (math.isfinite(self.baseline_tolerance) and self.baseline_tolerance >= 0):
-            raise ValueError(f"{setting('baseline_tolerance')} must be >= 0, "
+            raise ValueError(f"{named(GateConfig, 'baseline_tolerance')} must be >= 0, "
                              f"got {self.baseline_tolerance}")
 
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
-    @classmethod
-    def from_json(cls, text: str) -> "GateConfig":
-        return cls(**json.loads(text))
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationSettings(Settings):
+    """The evaluation stage's settings: how the generator is scored, and the gate."""
+
+    gate: GateConfig = GateConfig()
+    fid_num_samples: int = setting(
+        1000, alias="--fid-samples",
+        help="generated images scored (and as many real ones for the floor)")
+    kid_subsets: int = setting(100, help="random subsets KID is averaged over")
+    precision_recall_k: int = setting(
+        3, help="neighbours that make each image's manifold ball for precision and recall")
+    extractor: str = setting(
+        AUTO_EXTRACTOR, alias="--fid-extractor", choices=FID_EXTRACTOR_CHOICES,
+        help=f"the features FID is computed in; {AUTO_EXTRACTOR}: {LABELED_EXTRACTOR} when "
+             f"the data has labels of at least two classes, else {UNLABELED_EXTRACTOR}")
+    extractor_path: str = setting(
+        "", alias="--fid-extractor-path",
+        help="inception: path or URL of classify_image_graph_def.pb or "
+             "inception-2015-12-05.tgz; saved_model: the model's path")
+    compressed_precisions: tuple[str, ...] = setting(
+        (), alias="--compressed-precisions", separator=",",
+        help="also score reduced-precision copies of the generator (float16,int8) and push "
+             "each to SERVING_DIR/<precision>/ when its FID is within "
+             "--compressed-fid-tolerance of the float32 one ('' for none)")
+
+    def __post_init__(self):
+        if self.fid_num_samples < 2:
+            raise ValueError(f"fid_num_samples must be at least 2, got {self.fid_num_samples}")
+        for name in ("kid_subsets", "precision_recall_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.extractor not in FID_EXTRACTOR_CHOICES:
+            raise ValueError(f"{named(EvaluationSettings, 'extractor')} must be one "
+                             f"of {FID_EXTRACTOR_CHOICES}, got {self.extractor!r}")
+        if self.extractor in PATH_EXTRACTORS and not self.extractor_path:
+            raise ValueError(f"the {self.extractor} FID extractor needs "
+                             f"{named(EvaluationSettings, 'extractor_path')}")
+        unknown = set(self.compressed_precisions) - set(COMPRESSED_PRECISIONS)
+        if unknown:
+            raise ValueError(
+                f"{named(EvaluationSettings, 'compressed_precisions')} must be among "
+                f"{COMPRESSED_PRECISIONS}, got the unknown compressed precision(s) "
+                f"{sorted(unknown)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationConfig:
+    """One evaluation: the stage's settings, the Trainer's seed (the same noise, and the
+    same floor sample, as the served generator was scored with) and the folders."""
+
+    settings: EvaluationSettings = EvaluationSettings()
+    seed: int = 0
+    cache_dir: str = ""               # real features and classifiers; "" disables caching
+    serving_dir: str = ""             # where the served generator (the baseline) lives
 
 
 @dataclasses.dataclass(frozen=True)

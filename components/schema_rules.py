@@ -14,6 +14,8 @@ import dataclasses
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
 from modules import features
+from modules.images import MIN_IMAGE_SIZE
+from modules.settings import Settings, setting
 
 # Written for every ingested image, each present in every example.
 REQUIRED_FEATURES = {
@@ -25,30 +27,45 @@ REQUIRED_FEATURES = {
 
 
 @dataclasses.dataclass(frozen=True)
-class DataExpectations:
-    """The ranges a run's images must fall in, from the pipeline's configuration."""
+class ValidationSettings(Settings):
+    """The validation stage's settings: the source image sizes a run accepts."""
+
+    min_side: int = setting(MIN_IMAGE_SIZE, alias="--min-image-side",
+                            help="smaller source images (height or width, in pixels) stop "
+                                 "the run")
+    max_side: int = setting(8192, alias="--max-image-side",
+                            help="larger source images (height or width, in pixels) stop the "
+                                 "run")
+
+    def __post_init__(self):
+        if self.min_side < 1:
+            raise ValueError(f"min_side must be at least 1, got {self.min_side}")
+        if self.max_side < self.min_side:
+            raise ValueError(f"max_side must be at least min_side ({self.min_side}), "
+                             f"got {self.max_side}")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataExpectations(Settings):
+    """The ranges a run's images must fall in: what `ConstrainedSchema` is given."""
 
     min_channels: int       # colour channels of the source images (1 gray, 3 colour)
     max_channels: int
-    min_side: int           # source height and width, in pixels
-    max_side: int
+    sides: ValidationSettings = ValidationSettings()  # source height and width, in pixels
 
     def __post_init__(self):
         if not 1 <= self.min_channels <= self.max_channels <= 3:
             raise ValueError(f"channel range must lie in [1, 3], got "
                              f"[{self.min_channels}, {self.max_channels}]")
-        if not 1 <= self.min_side <= self.max_side:
-            raise ValueError(f"side range must be positive and ordered, got "
-                             f"[{self.min_side}, {self.max_side}]")
 
     @classmethod
-    def for_channels(cls, channels: int, min_side: int, max_side: int) -> "DataExpectations":
+    def for_channels(cls, channels: int, sides: ValidationSettings) -> "DataExpectations":
         """A grayscale pipeline accepts only grayscale sources; a colour one accepts both.
 
         Folding colour photos into gray is almost always a wrong folder or a
         wrong `--channels`, so it stops the run instead of training on it.
         """
-        return cls(1, 1 if channels == 1 else 3, min_side, max_side)
+        return cls(1, 1 if channels == 1 else 3, sides)
 
 
 def constrain_schema(schema: schema_pb2.Schema,
@@ -67,8 +84,8 @@ def constrain_schema(schema: schema_pb2.Schema,
     by_name[features.CHANNELS].int_domain.min = expectations.min_channels
     by_name[features.CHANNELS].int_domain.max = expectations.max_channels
     for name in (features.HEIGHT, features.WIDTH):
-        by_name[name].int_domain.min = expectations.min_side
-        by_name[name].int_domain.max = expectations.max_side
+        by_name[name].int_domain.min = expectations.sides.min_side
+        by_name[name].int_domain.max = expectations.sides.max_side
     constrained.dataset_constraints.min_examples_count = 1
     return constrained
 

@@ -62,7 +62,7 @@ def parse_args(argv=None) -> tuple[KubeflowSettings, str]:
     try:
         settings = kubeflow_settings(args, serving_dir)
     except ValueError as error:
-        parser.error(str(error))
+        parser.exit(2, f"error: {flags.name_the_flag(error, args)}\n")
     return settings, args.package
 
 

@@ -11,17 +11,24 @@ import math
 
 import numpy as np
 
+from modules.settings import Settings, setting
+
 MIN_IMAGE_SIZE = 8
 MAX_IMAGE_SIZE = 128
 SUPPORTED_CHANNELS = (1, 3)
+# Transform's custom_config key for the ImageSpec (as JSON), which preprocessing_fn reads.
+IMAGE_KEY = "image"
 
 
 @dataclasses.dataclass(frozen=True)
-class ImageSpec:
-    """The square image shape the whole pipeline agrees on."""
+class ImageSpec(Settings):
+    """The square image shape the whole pipeline agrees on (every stage is given this one)."""
 
-    size: int = 8
-    channels: int = 1
+    size: int = setting(8, alias="--image-size",
+                        help=f"side of the square images, a power of two from {MIN_IMAGE_SIZE} "
+                             f"to {MAX_IMAGE_SIZE}")
+    channels: int = setting(1, alias="--channels", choices=SUPPORTED_CHANNELS,
+                            help="1 (grayscale) or 3 (colour)")
 
     def __post_init__(self):
         if not MIN_IMAGE_SIZE <= self.size <= MAX_IMAGE_SIZE or self.size & (self.size - 1):

@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from modules import features
-from modules.images import ImageSpec
+from modules.images import IMAGE_KEY, ImageSpec
 
 
 def decode_to_pixels(encoded: tf.Tensor, spec: ImageSpec) -> tf.Tensor:
@@ -23,21 +23,15 @@ def decode_to_pixels(encoded: tf.Tensor, spec: ImageSpec) -> tf.Tensor:
     return tf.cast(image, tf.float32) / 127.5 - 1.0
 
 
-def image_spec_from_config(custom_config: Mapping[str, Any] | None) -> ImageSpec:
-    config = custom_config or {}
-    return ImageSpec(size=int(config.get("image_size", 8)),
-                     channels=int(config.get("channels", 1)))
-
-
 def preprocessing_fn(inputs: Mapping[str, tf.Tensor],
-                     custom_config: Mapping[str, Any] | None = None) -> dict[str, tf.Tensor]:
+                     custom_config: Mapping[str, Any]) -> dict[str, tf.Tensor]:
     """Decodes and scales images to [-1, 1]; turns labels into vocabulary ids.
 
-    `custom_config` carries `image_size` and `channels`. The pixels are whole
+    `custom_config[IMAGE_KEY]` is the `ImageSpec` as JSON. The pixels are whole
     uint8 values, as the ingested PNGs hold them: generated images are
     quantized the same way before FID compares them.
     """
-    spec = image_spec_from_config(custom_config)
+    spec = ImageSpec.from_json(custom_config[IMAGE_KEY])
     encoded = _dense(inputs[features.IMAGE], default=b"")
     pixels = tf.map_fn(lambda one: decode_to_pixels(one, spec), encoded,
                        fn_output_signature=tf.TensorSpec(spec.shape, tf.float32))

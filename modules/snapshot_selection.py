@@ -74,7 +74,7 @@ class CheapFid:
         refusal = metrics.fid_sample_refusal(min(len(real), num_samples),
                                              scorer.real_features.shape[1])
         if refusal:  # small data: scoring snapshots would only ever be refused
-            raise ValueError(f"{refusal} (training images or fid_samples)")
+            raise ValueError(f"{refusal} (training images or selection_samples)")
         return scorer
 
     def __call__(self, generator: keras.Model) -> float:

@@ -301,7 +301,7 @@ def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output,
         return CheapFid.from_training_images(
             extractor,
             training_images(extractor, data.uint8_batches(train_files, tf_transform_output)),
-            config.fid_samples, config.latent_dim, config.seed, cache)
+            config.selection_samples, config.latent_dim, config.seed, cache)
     except ValueError as error:  # e.g. the domain classifier on unlabeled images
         logging.warning("Best-snapshot selection is off: %s", error)
         return None

@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from modules.images import ImageSpec
 from modules.metrics import AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES
+from modules.settings import set_from, setting
 
 LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
 AUGMENTATIONS = ("color", "translation", "cutout")
@@ -43,39 +44,48 @@ class NetworkConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
-    """Everything `run_fn` reads from the Trainer's `custom_config`."""
+    """The training stage's settings: everything `run_fn` reads from the Trainer's
+    `custom_config` (see `to_custom_config`), and the step budget (its TrainArgs)."""
 
-    image_size: int = 8
-    channels: int = 1
+    # The shape every stage shares and the FidEvaluator's extractor (which selection
+    # scores with when it is one trained on the training split, `modules.trained_extractors`):
+    # the pipeline sets them from those stages' settings.
+    image_size: int = set_from(8, "--image-size")
+    channels: int = set_from(1, "--channels")
+    fid_extractor: str = set_from(AUTO_EXTRACTOR, "--fid-extractor")
+    train_steps: int = setting(6000, alias="--train-steps",
+                               help="generator updates the Trainer runs")
     latent_dim: int = 64
     generator_filters: int = 64
     discriminator_filters: int = 64
-    batch_size: int = 64
+    batch_size: int = setting(64, alias="--batch-size")
     generator_learning_rate: float = 2e-4
     discriminator_learning_rate: float = 2e-4
     adam_beta_1: float = 0.5
-    loss: str = "non_saturating"
-    gradient_penalty_weight: float = 10.0   # WGAN-GP's penalty (used with loss="wgan_gp")
-    r1_weight: float = 0.0                  # R1 penalty on real images, any loss; 0 = off
-    ema_decay: float = 0.0                  # EMA of generator weights; 0 = off, e.g. 0.999
-    spectral_normalization: bool = False    # in the discriminator
-    diff_augment: str = ""                  # comma-separated subset of AUGMENTATIONS
-    discriminator_steps: int = 1            # discriminator updates per generator update
-    seed: int = 0
+    loss: str = setting("non_saturating", choices=LOSS_NAMES)
+    gradient_penalty_weight: float = setting(
+        10.0, help="WGAN-GP's penalty (used with loss wgan_gp)")
+    r1_weight: float = setting(0.0, help="R1 penalty on real images, any loss; 0 = off")
+    ema_decay: float = setting(0.0, help="EMA of generator weights; 0 = off, e.g. 0.999")
+    spectral_normalization: bool = setting(False, help="in the discriminator")
+    diff_augment: str = setting("", help=f"comma-separated subset of {AUGMENTATIONS}")
+    discriminator_steps: int = setting(1, help="discriminator updates per generator update")
+    seed: int = setting(0, help="also the FidEvaluator's: its noise and floor sample")
     log_every_steps: int = 500
     sample_every_steps: int = 2000
     sample_grid_size: int = 64
     steps_per_execution: int = 10
-    precision: str = "float32"              # "mixed_float16" on GPUs; logits/losses stay float32
-    jit_compile: bool = False               # XLA: faster on GPUs, ~6x slower on our CPU
+    precision: str = setting("float32", choices=PRECISIONS,
+                             help="mixed_float16 on GPUs; logits and losses stay float32")
+    jit_compile: bool = setting(False, help="XLA: faster on GPUs, ~6x slower on our CPU")
     checkpoint_every_steps: int = 500
-    fid_every_steps: int = 0                # cheap FID for best-snapshot selection; 0 = off
-    fid_samples: int = 500
-    # The FidEvaluator's extractor, which selection scores with when it is one trained on
-    # the training split (`modules.trained_extractors`); set by the pipeline.
-    fid_extractor: str = AUTO_EXTRACTOR
-    on_non_finite: str = "stop"             # or "rollback" to the last good checkpoint
-    max_rollbacks: int = 3                  # then stop anyway
+    fid_every_steps: int = setting(
+        0, help="score the generator with a cheap FID every this many steps and export the "
+                "best snapshot; 0 = off")
+    selection_samples: int = setting(500, help="generated images each cheap FID scores")
+    on_non_finite: str = setting("stop", choices=ON_NON_FINITE,
+                                 help="or rollback to the last good checkpoint")
+    max_rollbacks: int = setting(3, help="then stop anyway")
 
     def __post_init__(self):
         ImageSpec(self.image_size, self.channels)
@@ -99,8 +109,9 @@ class TrainerConfig:
                              f"{FID_EXTRACTOR_CHOICES}")
         if self.fid_every_steps < 0:
             raise ValueError(f"fid_every_steps must be >= 0, got {self.fid_every_steps}")
-        for name in ("fid_samples", "checkpoint_every_steps", "discriminator_steps", "batch_size", "log_every_steps", "sample_every_steps", "sample_grid_size",
-                     "steps_per_execution"):
+        for name in ("train_steps", "selection_samples", "checkpoint_every_steps",
+                     "discriminator_steps", "batch_size", "log_every_steps",
+                     "sample_every_steps", "sample_grid_size", "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         for name in ("gradient_penalty_weight", "r1_weight"):
@@ -109,6 +120,11 @@ class TrainerConfig:
         for name in ("generator_learning_rate", "discriminator_learning_rate"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    def to_custom_config(self) -> dict[str, Any]:
+        """The Trainer's `custom_config` entries; the pipeline adds the code versions and
+        locations (see the keys above)."""
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_custom_config(cls, custom_config: Mapping[str, Any] | None) -> "TrainerConfig":

@@ -1,182 +1,255 @@
 """The pipeline's command-line flags, shared by every runner (local and Kubeflow).
 
-Each runner adds its own path and runner flags; what the pipeline computes
-(image size, training, the FID gate, Beam) is spelled the same everywhere.
+Every stage setting of `PipelineConfig` has a flag derived from its field:
+`--<stage>.<field-with-dashes>` (a nested class adds its own field name:
+`--evaluation.gate.max-fid-ratio`), typed, explained and (where it has one) given its
+short alias (`--max-fid-ratio`) by the field itself (see `modules.settings`), so a new
+setting is one new field. `--trainer-option NAME=VALUE` is one more spelling of
+`--training.NAME`. Each runner adds its own path and runner flags.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import re
+import typing
+from typing import Any
 
-from components.ingest_config import FIT_MODES, INPUT_FORMATS
-from components.quality_gate import SETTING_FLAGS, GateConfig
-from modules.metrics import (AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES, LABELED_EXTRACTOR,
-                             UNLABELED_EXTRACTOR)
+from modules.settings import ALIAS, CHOICES, HELP, SEPARATOR, SET_FROM
 from modules.training_config import TrainerConfig
 from pipeline import configs
 
+TRAINER_OPTION = "--trainer-option"
+TRAINING_STAGE = "training"
+GIVEN = "given_settings"  # the namespace's record of the settings flags, in command-line order
+
+
+class FlagError(ValueError):
+    """A command-line mistake whose message already names the flags as typed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One stage setting as the command line sees it."""
+
+    path: str                 # "evaluation.gate.max_fid_ratio"
+    field: dataclasses.Field
+    kind: Any                 # the field's type
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.path.replace("_", "-")
+
+    @property
+    def spellings(self) -> tuple[str, ...]:
+        alias = self.field.metadata.get(ALIAS)
+        return (self.flag, alias) if alias else (self.flag,)
+
+    @property
+    def repeatable(self) -> bool:
+        return typing.get_origin(self.kind) is tuple
+
+    def convert(self, text: str):
+        """The value one flag's text gives; the field's own checks come later."""
+        name = self.field.name
+        if self.repeatable:
+            separator = self.field.metadata.get(SEPARATOR)
+            return tuple(part for part in (text.split(separator) if separator else [text])
+                         if part)
+        kinds = [kind for kind in typing.get_args(self.kind) or [self.kind]
+                 if kind is not type(None)]
+        if len(kinds) < len(typing.get_args(self.kind)) and text.lower() in ("", "none"):
+            return None
+        kind = kinds[0]
+        if kind is bool:
+            if text.lower() not in ("1", "true", "yes", "0", "false", "no"):
+                raise ValueError(f"{name} takes true or false, got {text!r}")
+            return text.lower() in ("1", "true", "yes")
+        if kind in (int, float):
+            try:
+                return kind(text)
+            except ValueError:
+                raise ValueError(f"{name} takes a number ({kind.__name__}), got {text!r}") \
+                    from None
+        return text
+
+    def show(self, value) -> str:
+        """A value as it would be typed."""
+        if value is None:
+            return "none"
+        text = ",".join(value) if self.repeatable else str(value)
+        return text or "''"
+
+
+def _settings_of(cls, prefix: str) -> list[Setting]:
+    hints = typing.get_type_hints(cls)
+    found = []
+    for field in dataclasses.fields(cls):
+        path, kind = f"{prefix}.{field.name}", hints[field.name]
+        if dataclasses.is_dataclass(kind):
+            found += _settings_of(kind, path)
+        elif SET_FROM not in field.metadata:
+            found.append(Setting(path, field, kind))
+    return found
+
+
+STAGES = tuple(field.name for field in dataclasses.fields(configs.PipelineConfig)
+               if dataclasses.is_dataclass(field.default))
+SETTINGS = tuple(setting for stage in STAGES for setting in _settings_of(
+    typing.get_type_hints(configs.PipelineConfig)[stage], stage))
+BY_PATH = {setting.path: setting for setting in SETTINGS}
+BY_SPELLING = {spelling: setting for setting in SETTINGS for spelling in setting.spellings}
+
+
+def value_at(settings, path: str):
+    """The setting at a dotted `path` of `settings`, e.g. "evaluation.gate.max_fid_ratio"."""
+    for name in path.split("."):
+        settings = getattr(settings, name)
+    return settings
+
+
+class _Record(argparse.Action):
+    """Records the flag as typed; `stage_settings` reads the record."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, GIVEN, (*getattr(namespace, GIVEN), (option_string, values)))
+
 
 def add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
-    """Adds every setting of `PipelineConfig` that is not a path."""
+    """Adds a flag for every stage setting of `PipelineConfig`, and the Beam and cache flags."""
     defaults = configs.PipelineConfig()
-    parser.add_argument("--input-format", choices=INPUT_FORMATS, default=defaults.input_format)
-    parser.add_argument("--image-feature", default=defaults.image_feature,
-                        help="name of the encoded-image feature in TFRecord and TFDS input")
-    parser.add_argument("--label-feature", default=defaults.label_feature,
-                        help="name of the label feature in TFRecord and TFDS input "
-                             "('' for unlabeled data)")
-    parser.add_argument("--tfds-name", default=defaults.tfds_name,
-                        help="with --input-format=tfds: the dataset, as tfds.builder takes it "
-                             "(mnist, mnist:3.0.1, name/config), prepared in --data-dir")
-    parser.add_argument("--tfds-split", action="append", default=None, dest="tfds_splits",
-                        help="with --input-format=tfds: a split to read (repeatable; "
-                             "default: every split)")
-    parser.add_argument("--fit", choices=FIT_MODES, default=defaults.fit,
-                        help="how non-square images become square before resizing")
-    parser.add_argument("--max-image-pixels", type=int, default=defaults.max_image_pixels,
-                        help="images with more pixels are rejected before they are decoded")
-    parser.add_argument("--max-rejected-fraction", type=float,
-                        default=defaults.max_rejected_fraction,
-                        help="ingest fails when a larger fraction of the inputs is rejected")
-    parser.add_argument("--min-image-side", type=int, default=defaults.min_image_side,
-                        help="smaller source images stop the run (schema validation)")
-    parser.add_argument("--max-image-side", type=int, default=defaults.max_image_side,
-                        help="larger source images stop the run (schema validation)")
-    parser.add_argument("--image-size", type=int, default=defaults.image_size)
-    parser.add_argument("--channels", type=int, choices=(1, 3), default=defaults.channels)
-    parser.add_argument("--train-steps", type=int, default=defaults.train_steps)
-    parser.add_argument("--batch-size", type=int, default=defaults.trainer.batch_size)
-    parser.add_argument("--trainer-option", action="append", default=[], metavar="NAME=VALUE",
-                        help="any Trainer setting of modules/training_config.py's "
-                             "TrainerConfig (repeatable), e.g. --trainer-option loss=hinge "
-                             "--trainer-option diff_augment=translation,cutout")
-    gate = defaults.gate
-    parser.add_argument(SETTING_FLAGS["max_fid_ratio"], type=float, default=gate.max_fid_ratio,
-                        help="bless only if FID <= this x the real-vs-real FID floor (same "
-                             "extractor, same sample counts)")
-    parser.add_argument(SETTING_FLAGS["min_recall"], type=float, default=gate.min_recall,
-                        help="bless only if recall (real images covered by samples; low "
-                             "means mode collapse) reaches this")
-    parser.add_argument(SETTING_FLAGS["min_precision"], type=float, default=gate.min_precision,
-                        help="bless only if precision (samples on the real-image manifold) "
-                             "reaches this")
-    parser.add_argument(SETTING_FLAGS["fid_threshold"], type=float, default=gate.fid_threshold,
-                        help="also require FID <= this absolute value (default: off)")
-    parser.add_argument(SETTING_FLAGS["min_inception_score"], type=float,
-                        default=gate.min_inception_score,
-                        help="also require this classifier score (labeled data; default: off)")
-    parser.add_argument("--fid-samples", type=int, default=defaults.fid_num_samples)
-    parser.add_argument("--fid-extractor", default=defaults.fid_extractor,
-                        choices=FID_EXTRACTOR_CHOICES,
-                        help=f"{AUTO_EXTRACTOR}: {LABELED_EXTRACTOR} when the data has labels "
-                             f"of at least two classes, else {UNLABELED_EXTRACTOR}")
-    parser.add_argument("--fid-extractor-path", default=defaults.fid_extractor_path,
-                        help="inception: path or URL of classify_image_graph_def.pb or "
-                             "inception-2015-12-05.tgz; saved_model: the model's path")
-    parser.add_argument(SETTING_FLAGS["baseline_tolerance"], type=float,
-                        default=gate.baseline_tolerance,
-                        help="bless only if FID <= served FID * (1 + tolerance)")
-    parser.add_argument("--train-fraction", type=float, default=defaults.train_fraction)
-    parser.add_argument("--keep-versions", type=int, default=defaults.keep_versions,
-                        help="pushed versions to keep in the serving folder")
-    parser.add_argument("--compressed-precisions", default=",".join(
-                            defaults.compressed_precisions), metavar="float16,int8",
-                        help="also score reduced-precision copies of the generator and push "
-                             "each to SERVING_DIR/<precision>/ when its FID is within "
-                             "--compressed-fid-tolerance of the float32 one ('' for none)")
-    parser.add_argument("--compressed-fid-tolerance", type=float,
-                        default=defaults.compressed_fid_tolerance,
-                        help="push a compressed copy only if its FID <= float32 FID * "
-                             "(1 + tolerance)")
+    groups = {stage: parser.add_argument_group(f"{stage} settings") for stage in STAGES}
+    for setting in SETTINGS:
+        metadata, default = setting.field.metadata, value_at(defaults, setting.path)
+        help_text = metadata.get(HELP, "")
+        help_text += f"{'; ' if help_text else ''}default: {setting.show(default)}"
+        if setting.repeatable:
+            help_text += " (repeatable)"
+        boolean = setting.kind is bool
+        groups[setting.path.partition(".")[0]].add_argument(
+            *setting.spellings, action=_Record, dest=GIVEN, default=(),
+            nargs="?" if boolean else None, const="true" if boolean else None,
+            metavar=("{" + ",".join(map(str, metadata[CHOICES])) + "}"
+                     if metadata.get(CHOICES) else setting.field.name.upper()),
+            help=help_text.replace("%", "%%"))
+    groups[TRAINING_STAGE].add_argument(
+        TRAINER_OPTION, action=_Record, dest=GIVEN, default=(), metavar="NAME=VALUE",
+        help="another spelling of --training.NAME VALUE (repeatable), e.g. "
+             "--trainer-option loss=hinge --trainer-option diff_augment=translation,cutout")
     parser.add_argument("--no-cache", action="store_true", help="rerun every component")
     parser.add_argument("--beam-arg", action="append", default=None,
                         help="a Beam pipeline argument (repeatable); default: "
                              + " ".join(defaults.beam_pipeline_args))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Given:
+    """One setting as the command line set it."""
+
+    spelling: str     # the flag used, e.g. "--batch-size" or "--trainer-option"
+    typed: str        # as typed: "--batch-size 32", "--trainer-option batch_size=32"
+    setting: Setting
+    value: Any
+
+
+def _given(args: argparse.Namespace) -> list[_Given]:
+    """Every settings flag of the command line, converted, in order."""
+    given = []
+    for spelling, text in getattr(args, GIVEN, ()):
+        typed = f"{spelling} {text}"
+        if spelling == TRAINER_OPTION:
+            name, _, text = text.partition("=")
+            setting = BY_PATH.get(f"{TRAINING_STAGE}.{name}")
+            if setting is None:
+                raise FlagError(f"{typed}: {_not_a_trainer_option(name)}")
+        else:
+            setting = BY_SPELLING[spelling]
+        try:
+            given.append(_Given(spelling, typed, setting, setting.convert(text)))
+        except ValueError as error:
+            raise FlagError(f"{typed}: {error}") from None
+    return given
+
+
+def _not_a_trainer_option(name: str) -> str:
+    fields = {field.name: field for field in dataclasses.fields(TrainerConfig)}
+    if name in fields:
+        return (f"{name} is not a Trainer option: every stage takes it from "
+                f"{fields[name].metadata[SET_FROM]}")
+    options = sorted(setting.field.name for setting in SETTINGS
+                     if setting.path.startswith(TRAINING_STAGE + "."))
+    return f"unknown Trainer setting {name!r}; choose from {options}"
+
+
+def _values(given: list[_Given]) -> dict[str, Any]:
+    """The value of each setting the command line set. A repeated flag's last value counts
+    (repeatable settings collect them all); two spellings disagreeing is refused."""
+    values, last = {}, {}
+    for entry in given:
+        path = entry.setting.path
+        if entry.setting.repeatable:
+            values[path] = values.get(path, ()) + entry.value
+        else:
+            last[path, entry.spelling] = entry
+    first = {}
+    for entry in last.values():
+        kept = first.setdefault(entry.setting.path, entry)
+        if entry.value != kept.value:
+            raise FlagError(f"{kept.typed} and {entry.typed} set the same setting "
+                            f"({entry.setting.flag}) to different values; give it once")
+        values[entry.setting.path] = entry.value
+    return values
+
+
+def _with_values(settings, prefix: str, values: dict[str, Any]):
+    changes = {}
+    for field in dataclasses.fields(settings):
+        path, current = f"{prefix}.{field.name}", getattr(settings, field.name)
+        if dataclasses.is_dataclass(current):
+            changes[field.name] = _with_values(current, path, values)
+        elif path in values:
+            changes[field.name] = values[path]
+    return dataclasses.replace(settings, **changes)
+
+
+def stage_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """Each stage's settings class, built from the parsed flags and validated; raises
+    ValueError (see `name_the_flag`)."""
+    defaults, values = configs.PipelineConfig(), _values(_given(args))
+    return {stage: _with_values(getattr(defaults, stage), stage, values) for stage in STAGES}
+
+
 def pipeline_config(args: argparse.Namespace, *, data_dir: str, output_dir: str,
                     serving_dir: str) -> configs.PipelineConfig:
     """The `PipelineConfig` of parsed flags, with the paths the runner resolved."""
-    defaults = configs.PipelineConfig()
     return configs.PipelineConfig(
-        data_dir=data_dir,
-        input_format=args.input_format,
-        image_feature=args.image_feature,
-        label_feature=args.label_feature,
-        tfds_name=args.tfds_name,
-        tfds_splits=tuple(args.tfds_splits or defaults.tfds_splits),
-        fit=args.fit,
-        max_image_pixels=args.max_image_pixels,
-        max_rejected_fraction=args.max_rejected_fraction,
-        min_image_side=args.min_image_side,
-        max_image_side=args.max_image_side,
-        output_dir=output_dir,
-        serving_dir=serving_dir,
-        image_size=args.image_size,
-        channels=args.channels,
-        train_steps=args.train_steps,
-        fid_num_samples=args.fid_samples,
-        fid_extractor=args.fid_extractor,
-        fid_extractor_path=args.fid_extractor_path,
-        gate=GateConfig(max_fid_ratio=args.max_fid_ratio, min_recall=args.min_recall,
-                        min_precision=args.min_precision, fid_threshold=args.fid_threshold,
-                        min_inception_score=args.min_inception_score,
-                        baseline_tolerance=args.fid_tolerance),
-        train_fraction=args.train_fraction,
-        keep_versions=args.keep_versions,
-        compressed_precisions=tuple(p for p in args.compressed_precisions.split(",") if p),
-        compressed_fid_tolerance=args.compressed_fid_tolerance,
-        trainer=dataclasses.replace(defaults.trainer, batch_size=args.batch_size,
-                                    **trainer_options(args.trainer_option)),
-        beam_pipeline_args=tuple(args.beam_arg or defaults.beam_pipeline_args),
+        data_dir=data_dir, output_dir=output_dir, serving_dir=serving_dir,
+        **stage_settings(args),
+        beam_pipeline_args=tuple(args.beam_arg or configs.PipelineConfig.beam_pipeline_args),
         enable_cache=not args.no_cache)
 
 
-def trainer_options(assignments: list[str]) -> dict:
-    """`NAME=VALUE` strings to TrainerConfig fields, converted to each field's type."""
-    types = {field.name: field.type for field in dataclasses.fields(TrainerConfig)}
-    options = {}
-    for assignment in assignments:
-        name, _, value = assignment.partition("=")
-        if name not in types:
-            raise ValueError(f"unknown Trainer setting {name!r} in {assignment!r}; "
-                             f"choose from {sorted(types)}")
-        if types[name] == "bool":
-            options[name] = value.lower() in ("1", "true", "yes")
-        else:
-            convert = {"int": int, "float": float}.get(types[name], str)
-            try:
-                options[name] = convert(value)
-            except ValueError:
-                raise ValueError(f"{name} takes a number ({types[name]}), got {value!r}") from None
-    return options
-
-
-# Settings whose name in error messages is not their flag's name.
-# Names in settings' messages whose flag is spelled differently.
-MESSAGE_SETTINGS = {"fid_num_samples": "fid_samples", "baseline_tolerance": "fid_tolerance",
-                 "max_pixels": "max_image_pixels", "image size": "image_size",
-                 "train fraction": "train_fraction", "channel range": "channels",
-                 "side range": "min_image_side"}
-
-
-def name_the_flag(message: str, args: argparse.Namespace) -> str:
+def name_the_flag(error: ValueError, args: argparse.Namespace) -> str:
     """A settings error as the user typed it: `--flag value: message`.
 
-    The flag is the one whose setting the message names (the longest such name);
-    Trainer settings set by a `--trainer-option` are named as that option.
+    The flag is the one of the setting the message names (by its field name, or its
+    path with spaces: "image size"; the longest such name, then the first), as the user
+    spelled it (or its short alias, when it was not given).
     """
-    for assignment in args.trainer_option:
-        if _names(assignment.partition("=")[0], message):
-            return f"--trainer-option {assignment}: {message}"
-    names = {name: name for name in vars(args)} | MESSAGE_SETTINGS
-    for name in sorted(names, key=len, reverse=True):
-        if _names(name, message):
-            dest = names[name]
-            return f"--{dest.replace('_', '-')} {getattr(args, dest)}: {message}"
-    return message
-
-
-def _names(setting: str, message: str) -> bool:
-    return re.search(rf"\b{re.escape(setting)}\b", message) is not None
+    message = str(error)
+    if isinstance(error, FlagError):
+        return message
+    names = {name: setting for setting in SETTINGS
+             for name in (setting.field.name, setting.path, setting.path.replace(".", " "))}
+    found = [(len(name), -match.start(), names[name]) for name in names
+             for match in [re.search(rf"\b{re.escape(name)}\b", message)] if match]
+    if not found:
+        return message
+    *_, setting = max(found, key=lambda named: named[:2])
+    given = [entry for entry in _given(args) if entry.setting == setting]
+    if given and given[-1].spelling == TRAINER_OPTION:
+        return f"{given[-1].typed}: {message}"
+    value = _values(given).get(setting.path,
+                               value_at(configs.PipelineConfig(), setting.path))
+    spelling = given[-1].spelling if given else setting.spellings[-1]
+    return f"{spelling} {setting.show(value)}: {message}"

@@ -15,17 +15,13 @@ def create_pipeline(config: configs.PipelineConfig,
                     metadata_connection_config=None) -> tfx.dsl.Pipeline:
     """Ingest, validate (stopping on anomalies), transform, train, score with FID, push."""
     example_gen = ImageExampleGen(config.data_dir, config.ingest_options(),
-                                  train_fraction=config.train_fraction,
                                   code_version=code_version(configs.INGEST_MODULE))
 
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(statistics=statistics_gen.outputs["statistics"],
                                           infer_feature_shape=True)
-    expectations = config.data_expectations()
     constrained_schema = ConstrainedSchema(
-        schema=schema_gen.outputs["schema"],
-        min_channels=expectations.min_channels, max_channels=expectations.max_channels,
-        min_side=expectations.min_side, max_side=expectations.max_side,
+        schema=schema_gen.outputs["schema"], expectations=config.data_expectations().to_json(),
         code_version=code_version(configs.VALIDATION_MODULE))
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"],
@@ -43,21 +39,17 @@ def create_pipeline(config: configs.PipelineConfig,
         run_fn=configs.RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        train_args=tfx.proto.TrainArgs(num_steps=config.train_steps),
+        train_args=tfx.proto.TrainArgs(num_steps=config.training.train_steps),
         custom_config=config.trainer_custom_config())
 
     fid_evaluator = FidEvaluator(
         transformed_examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         model=trainer.outputs["model"],
-        gate=config.gate.to_json(),
-        num_samples=config.fid_num_samples,
-        seed=config.trainer.seed,
-        extractor=config.fid_extractor,
-        extractor_path=config.fid_extractor_path,
+        settings=config.evaluation.to_json(),
+        seed=config.training.seed,
         cache_dir=config.fid_cache_dir,
         serving_dir=config.serving_dir,
-        compressed_precisions=",".join(config.compressed_precisions),
         code_version=code_version(configs.EVALUATION_MODULE))
 
     pusher = GeneratorPusher(
@@ -65,8 +57,7 @@ def create_pipeline(config: configs.PipelineConfig,
         model_blessing=fid_evaluator.outputs["blessing"],
         evaluation=fid_evaluator.outputs["evaluation"],
         serving_dir=config.serving_dir,
-        keep_versions=config.keep_versions,
-        compressed_fid_tolerance=config.compressed_fid_tolerance,
+        settings=config.push.to_json(),
         code_version=code_version(configs.PUSH_MODULE))
 
     return tfx.dsl.Pipeline(

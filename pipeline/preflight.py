@@ -74,22 +74,22 @@ def probe_feature_dim(config: configs.PipelineConfig, extractor: str) -> int | N
 
         return ClassifierConfig().fid_dim
     if extractor == UNLABELED_EXTRACTOR:
-        from modules.images import ImageSpec
         from modules.self_supervised import SelfSupervisedConfig
 
-        return SelfSupervisedConfig().fid_dim(ImageSpec(config.image_size, config.channels))
+        return SelfSupervisedConfig().fid_dim(config.image)
     if extractor not in PATH_EXTRACTORS:
         return None
     import numpy as np
 
     from components.extractors import ExtractorError, build_extractor
 
-    blank = np.zeros((2, config.image_size, config.image_size, config.channels), np.uint8)
-    cannot_take = (f"{PATH_FLAG}: the {extractor} extractor at {config.fid_extractor_path!r} "
-                   f"cannot take {config.image_size}x{config.image_size}x{config.channels} "
-                   f"images (--image-size, --channels)")
+    size, channels, path = config.image.size, config.image.channels, \
+        config.evaluation.extractor_path
+    blank = np.zeros((2, size, size, channels), np.uint8)
+    cannot_take = (f"{PATH_FLAG}: the {extractor} extractor at {path!r} cannot take "
+                   f"{size}x{size}x{channels} images (--image-size, --channels)")
     try:
-        model = build_extractor(extractor, config.fid_extractor_path, None, None, 0, None)
+        model = build_extractor(extractor, path, None, None, 0, None)
     except ExtractorError as error:
         raise PreflightError(f"{PATH_FLAG}: {error}") from None
     declared = getattr(model, "input_shape", None)
@@ -105,10 +105,10 @@ def probe_feature_dim(config: configs.PipelineConfig, extractor: str) -> int | N
 def check(config: configs.PipelineConfig) -> str | None:
     """Raises PreflightError when the run cannot be evaluated; returns the extractor the
     run will use, when it is known now (an image folder, or an explicit extractor)."""
-    facts = (folder_facts(config.data_dir, config.train_fraction)
-             if config.input_format == "images" and os.path.isdir(config.data_dir) else None)
-    known_labels = facts is not None or config.fid_extractor != AUTO_EXTRACTOR
-    extractor = resolve_extractor(config.fid_extractor, facts.classes if facts else 0) \
+    facts = (folder_facts(config.data_dir, config.ingest.train_fraction)
+             if config.ingest.input_format == "images" and os.path.isdir(config.data_dir) else None)
+    known_labels = facts is not None or config.evaluation.extractor != AUTO_EXTRACTOR
+    extractor = resolve_extractor(config.evaluation.extractor, facts.classes if facts else 0) \
         if known_labels else None
     if extractor == LABELED_EXTRACTOR and facts is not None and facts.classes < 2:
         raise PreflightError(
@@ -118,20 +118,20 @@ def check(config: configs.PipelineConfig) -> str | None:
             f"inception")
     if extractor is not None and extractor not in FID_EXTRACTORS:
         raise PreflightError(
-            f"{EXTRACTOR_FLAG} {config.fid_extractor}: the images in {config.data_dir} have no "
-            f"labels of two classes, and the {UNLABELED_EXTRACTOR} extractor for unlabeled "
-            f"images is not available in this installation; use {EXTRACTOR_FLAG} "
+            f"{EXTRACTOR_FLAG} {config.evaluation.extractor}: the images in {config.data_dir} "
+            f"have no labels of two classes, and the {UNLABELED_EXTRACTOR} extractor for "
+            f"unlabeled images is not available in this installation; use {EXTRACTOR_FLAG} "
             f"saved_model or inception with {PATH_FLAG}")
     dim = probe_feature_dim(config, extractor) if extractor else None
     if dim is None:
         return extractor
-    refusal = fid_sample_refusal(config.fid_num_samples, dim)
+    refusal = fid_sample_refusal(config.evaluation.fid_num_samples, dim)
     if refusal:
-        raise PreflightError(f"--fid-samples {config.fid_num_samples}: {refusal} of the "
+        raise PreflightError(f"--fid-samples {config.evaluation.fid_num_samples}: {refusal} of the "
                              f"{extractor} extractor; raise --fid-samples")
     if facts is not None and fid_sample_refusal(facts.eval_files, dim):
         raise PreflightError(
-            f"--train-fraction {config.train_fraction}: the eval split of {config.data_dir} "
+            f"--train-fraction {config.ingest.train_fraction}: the eval split of {config.data_dir} "
             f"gets at most {facts.eval_files} of its {facts.files} images, and FID with the "
             f"{extractor} extractor ({dim}-d features) needs more than {dim}; add images, "
             f"lower --train-fraction, or use a {EXTRACTOR_FLAG} with fewer feature dimensions")

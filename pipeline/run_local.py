@@ -53,13 +53,14 @@ def parse_args(argv=None) -> LocalRun:
 
     output_dir = os.path.abspath(args.output_dir)
     data_dir = args.data_dir
-    if data_dir is not None and args.input_format != "tfds" and not os.path.isdir(data_dir):
-        parser.exit(2, f"error: --data-dir {data_dir}: the folder does not exist\n")
-    if data_dir is None and args.input_format == "tfds":
-        from components.tfds_source import default_data_dir
-
-        data_dir = default_data_dir()
     try:
+        tfds = flags.stage_settings(args)["ingest"].input_format == "tfds"
+        if data_dir is not None and not tfds and not os.path.isdir(data_dir):
+            parser.exit(2, f"error: --data-dir {data_dir}: the folder does not exist\n")
+        if data_dir is None and tfds:
+            from components.tfds_source import default_data_dir
+
+            data_dir = default_data_dir()
         config = flags.pipeline_config(
             args,
             data_dir=os.path.abspath(data_dir or configs.DEFAULT_DATA_DIR),
@@ -67,7 +68,7 @@ def parse_args(argv=None) -> LocalRun:
             serving_dir=os.path.abspath(args.serving_dir or os.path.join(output_dir,
                                                                          "serving_model")))
     except ValueError as error:
-        parser.exit(2, f"error: {flags.name_the_flag(str(error), args)}\n")
+        parser.exit(2, f"error: {flags.name_the_flag(error, args)}\n")
     if data_dir is None:
         bundled_data.write_digits(config.data_dir)
     return LocalRun(config, args.runner, args.verbose)
@@ -78,12 +79,13 @@ def run(config: configs.PipelineConfig, runner: str = "local",
     """Runs the pipeline, calling `say` with a line as each component starts and finishes;
     a component's exception comes out as `ComponentFailed`."""
     preflight.check(config)  # refuses a run whose generator could not be evaluated
-    if config.input_format == "tfds":
+    ingest = config.ingest
+    if ingest.input_format == "tfds":
         # Before TFX's ExampleGen driver, which would only say that no file matches.
         from components.tfds_source import resolve
 
-        resolve(config.tfds_name, config.data_dir, config.tfds_splits, config.image_feature,
-                config.label_feature)
+        resolve(ingest.tfds_name, config.data_dir, ingest.tfds_splits, ingest.image_feature,
+                ingest.label_feature)
     from absl import logging
     from tfx import v1 as tfx
 

@@ -14,9 +14,8 @@ import tensorflow as tf
 from scipy import linalg
 
 from components import evaluation_report, extractors, fid_evaluation, push
-from components.fid_evaluation import EvaluationConfig
-from components.quality_gate import (Baseline, EvaluationResult, GateConfig, Measurements,
-                                     decide)
+from components.quality_gate import (Baseline, EvaluationConfig, EvaluationResult,
+                                     EvaluationSettings, GateConfig, Measurements, decide)
 from modules import domain_classifier, metrics
 from modules.export import export_generator
 from modules.fid_cache import FidCache, pixels_fingerprint
@@ -321,7 +320,7 @@ def served(tmp_path):
 
 def test_baseline_uses_recorded_metrics_only_when_comparable(served):
     model_dir, serving_dir = served
-    config = EvaluationConfig(num_samples=80, serving_dir=serving_dir)
+    config = EvaluationConfig(EvaluationSettings(fid_num_samples=80), serving_dir=serving_dir)
     extractor = PixelExtractor()
     real = extractor.features(np.random.default_rng(0).integers(0, 255, (100, 8, 8, 1)))
     comparison = {"extractor": "pixels", "real_images": "abc", "num_samples": 80, "seed": 0}
@@ -342,8 +341,8 @@ def test_baseline_uses_recorded_metrics_only_when_comparable(served):
 
 def test_compressed_copies_are_scored_like_the_model(served, tmp_path):
     model_dir, _ = served
-    config = EvaluationConfig(num_samples=80,
-                              compressed_precisions=("float16", "int8"))
+    config = EvaluationConfig(EvaluationSettings(fid_num_samples=80,
+                                                 compressed_precisions=("float16", "int8")))
     extractor = PixelExtractor()
     real = extractor.features(np.random.default_rng(0).integers(0, 255, (100, 8, 8, 1)))
     scored = fid_evaluation.score_compressed(model_dir, str(tmp_path / "evaluation"), config,
@@ -355,7 +354,7 @@ def test_compressed_copies_are_scored_like_the_model(served, tmp_path):
         assert result["fid_refusal"] is None
         assert os.path.isfile(os.path.join(result["path"], "saved_model.pb"))
     with pytest.raises(ValueError, match="unknown compressed precision"):
-        EvaluationConfig(compressed_precisions=("int4",))
+        EvaluationSettings(compressed_precisions=("int4",))
 
 
 def recorded_result(**measurements) -> EvaluationResult:
@@ -402,7 +401,7 @@ def test_report_is_self_contained_and_finds_copied_training_images():
 
 def test_fid_is_refused_with_the_reason_when_samples_do_not_exceed_dimensions():
     rng = np.random.default_rng(0)
-    config = EvaluationConfig(kid_subsets=10)
+    config = EvaluationConfig(EvaluationSettings(kid_subsets=10))
     scores = fid_evaluation.score(rng.standard_normal((60, 64)), rng.standard_normal((200, 64)),
                                   config)
     assert scores.fid is None

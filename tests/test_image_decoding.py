@@ -8,14 +8,14 @@ from PIL import Image
 from components.image_decoding import (CORRUPT, EMPTY, NOT_AN_IMAGE, TOO_MANY_PIXELS,
                                        UNSUPPORTED, ImageRejected, Rejection, image_to_example,
                                        label_of, normalize_image)
-from components.ingest_config import IngestSettings
+from components.ingest_config import IngestOptions, IngestSettings
 from tests.image_files import (animated_gif, encode, luma, noise, over_black, png16, png_header_only,
                          with_orientation)
 from modules import features
 from modules.images import ImageSpec
 
-GRAY_8 = IngestSettings(ImageSpec(8, 1))
-RGB_8 = IngestSettings(ImageSpec(8, 3))
+GRAY_8 = IngestOptions(ImageSpec(8, 1))
+RGB_8 = IngestOptions(ImageSpec(8, 3))
 
 
 def pixels(content, settings):
@@ -116,7 +116,7 @@ def test_exif_orientation_is_applied_before_cropping(image_format):
     array = np.zeros((8, 16), np.uint8)
     array[:, :8] = 255
     result = normalize_image(with_orientation(array, image_format, 6),
-                             IngestSettings(ImageSpec(8, 1), fit="center-crop"))
+                             IngestOptions(ImageSpec(8, 1), IngestSettings(fit="center-crop")))
     assert (result.source_height, result.source_width) == (16, 8)
     expected = np.asarray(Image.fromarray(array).transpose(Image.Transpose.ROTATE_270))[4:12]
     tolerance = 0 if image_format == "PNG" else 8
@@ -139,7 +139,8 @@ def test_non_square_images_are_center_cropped_or_padded_with_black():
     wide = noise((8, 11), seed=6)                  # 3 extra columns: crop starts at column 1
     np.testing.assert_array_equal(pixels(encode(wide, "PNG"), GRAY_8)[..., 0], wide[:, 1:9])
     short = noise((5, 8), seed=7)                  # 3 missing rows: 1 above, 2 below
-    padded = pixels(encode(short, "PNG"), IngestSettings(ImageSpec(8, 1), fit="pad"))[..., 0]
+    padded = pixels(encode(short, "PNG"),
+                    IngestOptions(ImageSpec(8, 1), IngestSettings(fit="pad")))[..., 0]
     np.testing.assert_array_equal(padded[1:6], short)
     assert not padded[0].any() and not padded[6:].any()
 
@@ -149,7 +150,7 @@ def test_resizing_is_antialiased_and_upscaling_keeps_flat_images_flat():
     down = pixels(encode(checkerboard, "PNG"), GRAY_8)
     # An antialiased resize averages the checkerboard to mid-gray, not to aliased stripes.
     assert np.all(np.abs(down.astype(int) - 128) <= 2)
-    up = pixels(encode(np.full((4, 4), 77, np.uint8), "PNG"), IngestSettings(ImageSpec(16, 1)))
+    up = pixels(encode(np.full((4, 4), 77, np.uint8), "PNG"), IngestOptions(ImageSpec(16, 1)))
     np.testing.assert_array_equal(up, np.full((16, 16, 1), 77, np.uint8))
 
 
@@ -165,12 +166,13 @@ def test_resizing_is_antialiased_and_upscaling_keeps_flat_images_flat():
         "bomb"])
 def test_unusable_content_is_rejected_with_its_reason(content, max_pixels, reason):
     with pytest.raises(ImageRejected) as rejected:
-        normalize_image(content, IngestSettings(ImageSpec(8, 1), max_pixels=max_pixels))
+        normalize_image(content,
+                        IngestOptions(ImageSpec(8, 1), IngestSettings(max_pixels=max_pixels)))
     assert rejected.value.reason == reason
 
 
 def test_image_at_the_pixel_limit_is_accepted():
-    settings = IngestSettings(ImageSpec(8, 1), max_pixels=100)
+    settings = IngestOptions(ImageSpec(8, 1), IngestSettings(max_pixels=100))
     assert normalize_image(encode(noise((10, 10)), "PNG"), settings).source_height == 10
 
 

@@ -17,8 +17,8 @@ from modules.images import ImageSpec
 
 IN_PROCESS = ("--runner=FnApiRunner",)
 MULTI_PROCESS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
-CORPUS_OPTIONS = IngestOptions(IngestSettings(ImageSpec(8, 3), max_pixels=CORPUS_MAX_PIXELS),
-                               max_rejected_fraction=0.5)
+CORPUS_OPTIONS = IngestOptions(ImageSpec(8, 3), IngestSettings(
+    max_pixels=CORPUS_MAX_PIXELS, max_rejected_fraction=0.5, train_fraction=0.5))
 
 
 def run_example_gen(input_base, output_uri, options, beam_args=IN_PROCESS):
@@ -27,8 +27,7 @@ def run_example_gen(input_base, output_uri, options, beam_args=IN_PROCESS):
 
     report_path = os.path.join(output_uri, "ingestion_report.json")
     try:
-        examples = run_ingest(str(input_base), str(output_uri), options, beam_args,
-                              train_fraction=0.5)
+        examples = run_ingest(str(input_base), str(output_uri), options, beam_args)
     finally:
         report = json.load(open(report_path)) if os.path.exists(report_path) else None
     return examples, report
@@ -129,7 +128,8 @@ def test_too_many_rejections_fail_the_run_with_one_message(corpus):
     with pytest.raises(IngestionError, match=r"9 of 27 inputs .* were rejected \(33.3%\), "
                                              r"over the limit of 10.0%"):
         run_example_gen(root / "images", root / "default_limit",
-                        IngestOptions(CORPUS_OPTIONS.settings))
+                        IngestOptions(CORPUS_OPTIONS.spec, dataclasses.replace(
+                            CORPUS_OPTIONS.settings, max_rejected_fraction=0.1)))
     assert json.load(open(root / "default_limit" / "ingestion_report.json"))["rejected"] == 9
 
 
@@ -141,7 +141,8 @@ def test_a_folder_without_a_valid_image_fails_the_run(tmp_path):
     (tmp_path / "data" / "b.jpg").write_text("not a picture")
     with pytest.raises(IngestionError, match="No valid image found in .*2 inputs seen, "
                                              "0 examples written"):
-        run_example_gen(tmp_path / "data", tmp_path / "out", IngestOptions())
+        run_example_gen(tmp_path / "data", tmp_path / "out",
+                        IngestOptions(settings=IngestSettings(train_fraction=0.5)))
 
 
 def test_tfrecords_with_their_own_image_feature_name(tmp_path):
@@ -169,8 +170,9 @@ def test_tfrecords_with_their_own_image_feature_name(tmp_path):
     (data / "README").write_text("not records")
 
     examples, report = run_example_gen(
-        data, tmp_path / "out", IngestOptions(input_format="tfrecord", image_feature="image_png",
-                                              max_rejected_fraction=0.6))
+        data, tmp_path / "out", IngestOptions(settings=IngestSettings(
+            input_format="tfrecord", image_feature="image_png", max_rejected_fraction=0.6,
+            train_fraction=0.5)))
     assert report["inputs_seen"] == 6
     assert rejections_of(report) == {"plain.tfrecord#2": "not an image",
                                      "plain.tfrecord#3": "not an image",
@@ -182,9 +184,14 @@ def test_tfrecords_with_their_own_image_feature_name(tmp_path):
                                                   "more.tfrecord.gz#0": ("", "WEBP")}
 
 
-TFDS_OPTIONS = IngestOptions(IngestSettings(ImageSpec(8, 3)), input_format="tfds",
-                             tfds_name="tiny_shapes", image_feature="picture",
-                             label_feature="shape", max_rejected_fraction=0.5)
+TFDS_OPTIONS = IngestOptions(ImageSpec(8, 3), IngestSettings(
+    input_format="tfds", tfds_name="tiny_shapes", image_feature="picture",
+    label_feature="shape", max_rejected_fraction=0.5, train_fraction=0.5))
+
+
+def tfds_options(**change) -> IngestOptions:
+    return dataclasses.replace(TFDS_OPTIONS,
+                               settings=dataclasses.replace(TFDS_OPTIONS.settings, **change))
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +237,7 @@ def test_a_chosen_split_of_an_array_record_dataset_with_a_damaged_shard(tmp_path
                                              r"1 examples written \(1 train, 0 eval\)"):
         run_example_gen(
             tmp_path / "data", tmp_path / "out",
-            dataclasses.replace(TFDS_OPTIONS, tfds_splits=("test",), max_rejected_fraction=1.0))
+            tfds_options(tfds_splits=("test",), max_rejected_fraction=1.0))
     with open(tmp_path / "out" / "ingestion_report.json") as source:
         report = json.load(source)
     in_test = {name for name in {**accepted, **refused}
@@ -255,8 +262,7 @@ def test_records_a_damaged_or_missing_tfds_shard_does_not_yield_are_rejected(tfd
     (version_dir / "tiny_shapes-test.tfrecord-00000-of-00002").unlink()
 
     examples, report = run_example_gen(tmp_path / "data", tmp_path / "out",
-                                       dataclasses.replace(TFDS_OPTIONS,
-                                                           max_rejected_fraction=1.0))
+                                       tfds_options(max_rejected_fraction=1.0))
     lost_to_the_cut = "tfds:tiny_shapes/train/6"  # train's 7 records: shards of 4 and 3
     missing_shard = ("tfds:tiny_shapes/test/0", "tfds:tiny_shapes/test/1")  # of 2 and 1
     assert report["inputs_seen"] == 10
@@ -282,7 +288,7 @@ def test_a_tfds_dataset_that_is_not_there_as_asked_fails_with_one_message(
 
     with pytest.raises(IngestionError, match=message) as failure:
         run_example_gen(tfds_dataset[0], tmp_path / "out",
-                        dataclasses.replace(TFDS_OPTIONS, **change))
+                        tfds_options(**change))
     error = failure.value  # printed alone: no TFDS exception chained to it
     assert error.__cause__ is None and (error.__context__ is None or error.__suppress_context__)
 

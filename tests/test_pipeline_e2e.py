@@ -1,5 +1,4 @@
 """The whole pipeline on a slice of the bundled digits, checked through MLMD and its artifacts."""
-import dataclasses
 import json
 import os
 import re
@@ -11,7 +10,9 @@ import pytest
 from components import push
 from tests.metadata_store import node_executions
 from pipeline import bundled_data, configs, run_local
-from components.quality_gate import GateConfig
+from components.ingest_config import IngestSettings
+from components.quality_gate import EvaluationSettings, GateConfig
+from modules.images import ImageSpec
 from modules.training_config import TrainerConfig
 
 # A few hundred steps make no good generator: these runs test the plumbing, so their gate
@@ -352,10 +353,11 @@ def test_tfrecord_input_with_its_own_image_feature_name_and_rgb_16x16(tmp_path):
                     value=[path.parent.name.encode()])),
             })).SerializeToString())
     config = configs.PipelineConfig(
-        data_dir=str(records), input_format="tfrecord", image_feature="image_png",
-        output_dir=str(tmp_path / "out"), serving_dir=str(tmp_path / "serving"),
-        image_size=16, channels=3, train_steps=40, gate=ANY_FINITE_FID, fid_num_samples=200,
-        trainer=dataclasses.replace(TrainerConfig(), log_every_steps=20, sample_every_steps=20))
+        data_dir=str(records), output_dir=str(tmp_path / "out"),
+        serving_dir=str(tmp_path / "serving"), image=ImageSpec(16, 3),
+        ingest=IngestSettings(input_format="tfrecord", image_feature="image_png"),
+        training=TrainerConfig(train_steps=40, log_every_steps=20, sample_every_steps=20),
+        evaluation=EvaluationSettings(gate=ANY_FINITE_FID, fid_num_samples=200))
 
     run_local.run(config, runner="local")
 

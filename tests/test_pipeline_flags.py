@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.ingest_config import IngestOptions
+from components.ingest_config import IngestOptions, IngestSettings
 from pipeline import run_local
 
 
@@ -17,11 +17,10 @@ def test_tfds_flags_become_the_ingest_options(tmp_path):
         "--data-dir", str(tmp_path / "tfds"), "--output-dir", str(tmp_path / "out")]).config
     assert config.data_dir == str(tmp_path / "tfds")
     options = config.ingest_options()
-    assert options == IngestOptions(options.settings, input_format="tfds",
-                                    tfds_name="mnist:3.0.1", tfds_splits=("train", "test"),
-                                    image_feature="picture", label_feature="",
-                                    report_dir=str(tmp_path / "out" / "reports"))
-    assert IngestOptions.from_dict(options.to_dict()) == options
+    assert options == IngestOptions(options.spec, IngestSettings(
+        input_format="tfds", tfds_name="mnist:3.0.1", tfds_splits=("train", "test"),
+        image_feature="picture", label_feature=""), report_dir=str(tmp_path / "out" / "reports"))
+    assert IngestOptions.from_json(options.to_json()) == options
 
 
 def test_without_a_data_dir_a_tfds_dataset_is_looked_for_where_tfds_keeps_them(
@@ -30,7 +29,7 @@ def test_without_a_data_dir_a_tfds_dataset_is_looked_for_where_tfds_keeps_them(
     config = run_local.parse_args(["--input-format", "tfds", "--tfds-name", "mnist",
                                    "--output-dir", str(tmp_path / "out")]).config
     assert config.data_dir == str(tmp_path / "tfds")
-    assert config.ingest_options().tfds_splits == ()
+    assert config.ingest_options().settings.tfds_splits == ()
 
 
 def test_a_tfds_name_needs_the_tfds_input_format(tmp_path, capsys):
@@ -52,11 +51,11 @@ def test_a_tfds_dataset_that_is_not_prepared_stops_the_run_with_one_message(tmp_
 
 def test_compressed_copies_are_off_by_default_and_one_flag_turns_them_on(tmp_path, capsys):
     out = ["--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")]
-    assert run_local.parse_args(out).config.compressed_precisions == ()
+    assert run_local.parse_args(out).config.evaluation.compressed_precisions == ()
     config = run_local.parse_args(out + ["--compressed-precisions", "float16,int8",
                                          "--compressed-fid-tolerance", "0.1"]).config
-    assert config.compressed_precisions == ("float16", "int8")
-    assert config.compressed_fid_tolerance == 0.1
+    assert config.evaluation.compressed_precisions == ("float16", "int8")
+    assert config.push.compressed_fid_tolerance == 0.1
     with pytest.raises(SystemExit):
         run_local.parse_args(out + ["--compressed-precisions", "int4"])
     assert re.match(r"error: --compressed-precisions int4: compressed_precisions "

@@ -105,10 +105,10 @@ def test_the_gate_flags_become_the_gate_settings(tmp_path, digits_folder, capsys
     config = config_for(tmp_path, digits_folder, "--max-fid-ratio", "2.5", "--min-recall",
                         "0.4", "--min-precision", "0.6", "--fid-threshold", "4",
                         "--min-inception-score", "7", "--fid-tolerance", "0.1")
-    assert config.gate == GateConfig(max_fid_ratio=2.5, min_recall=0.4, min_precision=0.6,
-                                     fid_threshold=4.0, min_inception_score=7.0,
-                                     baseline_tolerance=0.1)
-    assert config_for(tmp_path, digits_folder).gate == GateConfig()
+    assert config.evaluation.gate == GateConfig(
+        max_fid_ratio=2.5, min_recall=0.4, min_precision=0.6, fid_threshold=4.0,
+        min_inception_score=7.0, baseline_tolerance=0.1)
+    assert config_for(tmp_path, digits_folder).evaluation.gate == GateConfig()
     with pytest.raises(SystemExit):
         config_for(tmp_path, digits_folder, "--max-fid-ratio", "0.5")
     assert capsys.readouterr().err.startswith(

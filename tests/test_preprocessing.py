@@ -7,7 +7,7 @@ import tensorflow as tf
 from PIL import Image
 
 from modules import features
-from modules.images import ImageSpec, from_uint8, to_uint8
+from modules.images import IMAGE_KEY, ImageSpec, from_uint8, to_uint8
 from modules.preprocessing import decode_to_pixels, preprocessing_fn
 
 
@@ -35,7 +35,7 @@ def test_rgb_png_is_scaled_exactly_and_a_png_of_another_shape_is_refused():
 
 def test_preprocessing_fn_outputs_pixels_and_unlabeled_ids():
     batch = tf.constant([png(np.zeros((8, 8), np.uint8)), png(np.full((8, 8), 255, np.uint8))])
-    outputs = preprocessing_fn({features.IMAGE: batch}, {"image_size": 8, "channels": 1})
+    outputs = preprocessing_fn({features.IMAGE: batch}, {IMAGE_KEY: ImageSpec(8, 1).to_json()})
     assert outputs[features.PIXELS].shape == (2, 8, 8, 1)
     np.testing.assert_allclose(outputs[features.PIXELS].numpy()[0], -1.0)
     np.testing.assert_allclose(outputs[features.PIXELS].numpy()[1], 1.0)

@@ -14,7 +14,8 @@ import tensorflow as tf
 from benchmarks import datasets
 from benchmarks.gate_calibration import average_pooling_extractor
 from components import fid_evaluation
-from components.quality_gate import EvaluationResult, GateConfig
+from components.quality_gate import (EvaluationConfig, EvaluationResult, EvaluationSettings,
+                                     GateConfig)
 from modules.export import export_generator
 from modules.keras import keras
 from tests.transform_output import write_transform_output
@@ -64,8 +65,9 @@ def evaluate_generators(generators: dict[str, keras.Model], transformed, tmp_pat
         export_generator(generator, model_dir, {"latent_dim": generator.input_shape[-1]})
         results[name] = fid_evaluation.evaluate(
             examples_uri, graph_uri, model_dir,
-            fid_evaluation.EvaluationConfig(num_samples=NUM_SAMPLES, kid_subsets=10,
-                                            cache_dir=str(tmp_path / "fid_cache"), **config),
+            EvaluationConfig(EvaluationSettings(fid_num_samples=NUM_SAMPLES, kid_subsets=10,
+                                                **config),
+                             cache_dir=str(tmp_path / "fid_cache")),
             str(tmp_path / f"evaluation-{index}"))
     return results
 

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from components.quality_gate import EvaluationResult, GateConfig
+from components.quality_gate import EvaluationResult, EvaluationSettings
 from modules.trainer import run_fn
 from modules.training_config import CHECKPOINT_ROOT_KEY, FID_CACHE_KEY
 from tests.test_trainer_run_fn import fn_args
@@ -44,7 +44,7 @@ def test_47_images_train_export_and_are_refused_with_the_reason(transformed, tmp
     from components.tfx_types import SERVING_MODEL_SUBDIR
 
     model_uri = tmp_path / "model"
-    args = fn_args(transformed, tmp_path, 20, fid_every_steps=10, fid_samples=1000,
+    args = fn_args(transformed, tmp_path, 20, fid_every_steps=10, selection_samples=1000,
                    **{CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
                       FID_CACHE_KEY: str(tmp_path / "fid_cache")})
     args.serving_model_dir = str(model_uri / SERVING_MODEL_SUBDIR)
@@ -66,7 +66,7 @@ def test_47_images_train_export_and_are_refused_with_the_reason(transformed, tmp
     blessing.uri = str(tmp_path / "blessing")
     executor = FidEvaluator.EXECUTOR_SPEC.executor_class()
     executor.Do(inputs, {"evaluation": [evaluation], "blessing": [blessing]},
-                {"gate": GateConfig().to_json(), "num_samples": 1000, "seed": 0,
+                {"settings": EvaluationSettings().to_json(), "seed": 0,
                  "cache_dir": str(tmp_path / "fid_cache")})
 
     with open(tmp_path / "evaluation" / "metrics.json") as source:

@@ -24,7 +24,7 @@ def two_class_images(count: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_the_exported_generator_is_the_best_scored_snapshot(tmp_path):
     images, labels = two_class_images(400)
-    config = TrainerConfig(**{**TINY, "fid_every_steps": 20, "fid_samples": 100})
+    config = TrainerConfig(**{**TINY, "fid_every_steps": 20, "selection_samples": 100})
     cheap_fid = CheapFid.from_training_images(
         "domain_classifier", TrainingImages.select([(to_uint8(images), labels)]), 100,
         config.latent_dim, seed=0, cache=None)

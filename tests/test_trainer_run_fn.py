@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from components import fid_evaluation
+from components.quality_gate import EvaluationConfig, EvaluationSettings
 from modules import domain_classifier, self_supervised
 from modules.checkpointing import NonFiniteTrainingError, checkpoint_directory
 from modules.data import fingerprint, split_file_patterns
@@ -79,7 +80,8 @@ def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp
     trainings = counted_trainings(monkeypatch, domain_classifier, "train_domain_classifier")
     locations = {CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
                  FID_CACHE_KEY: str(tmp_path / "fid_cache")}
-    args = fn_args(transformed, tmp_path, 20, fid_every_steps=10, fid_samples=200, **locations)
+    args = fn_args(transformed, tmp_path, 20, fid_every_steps=10, selection_samples=200,
+                   **locations)
 
     run_fn(args)
 
@@ -92,9 +94,8 @@ def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp
     examples_uri, transform_graph_uri = transformed
     result = fid_evaluation.evaluate(
         examples_uri, transform_graph_uri, args.serving_model_dir,
-        fid_evaluation.EvaluationConfig(num_samples=100, kid_subsets=10,
-                                        seed=TrainerConfig(**TINY).seed,
-                                        cache_dir=locations[FID_CACHE_KEY]),
+        EvaluationConfig(EvaluationSettings(fid_num_samples=100, kid_subsets=10),
+                         seed=TrainerConfig(**TINY).seed, cache_dir=locations[FID_CACHE_KEY]),
         str(tmp_path / "evaluation"))
 
     assert len(trainings) == 1  # the evaluator loaded the Trainer's
@@ -107,7 +108,7 @@ def test_unlabeled_images_get_snapshot_selection_with_the_self_supervised_extrac
         unlabeled, tmp_path, monkeypatch):
     trainings = counted_trainings(monkeypatch, self_supervised, "train_self_supervised")
     cache_dir = str(tmp_path / "fid_cache")
-    args = fn_args(unlabeled, tmp_path, 20, fid_every_steps=10, fid_samples=200,
+    args = fn_args(unlabeled, tmp_path, 20, fid_every_steps=10, selection_samples=200,
                    fid_extractor="self_supervised",
                    **{CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
                       FID_CACHE_KEY: cache_dir})
@@ -119,9 +120,9 @@ def test_unlabeled_images_get_snapshot_selection_with_the_self_supervised_extrac
     examples_uri, transform_graph_uri = unlabeled
     result = fid_evaluation.evaluate(
         examples_uri, transform_graph_uri, args.serving_model_dir,
-        fid_evaluation.EvaluationConfig(num_samples=100, kid_subsets=10,
-                                        seed=TrainerConfig(**TINY).seed,
-                                        extractor="self_supervised", cache_dir=cache_dir),
+        EvaluationConfig(EvaluationSettings(fid_num_samples=100, kid_subsets=10,
+                                            extractor="self_supervised"),
+                         seed=TrainerConfig(**TINY).seed, cache_dir=cache_dir),
         str(tmp_path / "evaluation"))
 
     assert len(trainings) == 1  # the evaluator loaded the Trainer's

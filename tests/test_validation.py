@@ -1,10 +1,15 @@
 """The schema carries what the pipeline expects; a run whose data breaks it stops before Transform."""
+import dataclasses
+
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
-from components.schema_rules import DataExpectations, constrain_schema, describe_anomalies
+from components.ingest_config import IngestSettings
+from components.schema_rules import (DataExpectations, ValidationSettings, constrain_schema,
+                                     describe_anomalies)
 from tests.image_files import encode, noise
 from modules import features
+from modules.images import ImageSpec
 from pipeline import configs
 
 
@@ -13,7 +18,8 @@ def test_schema_gets_channel_and_size_ranges_presence_and_non_empty_splits():
     inferred.feature.add(name=features.CHANNELS, type=schema_pb2.INT,
                          lifecycle_stage=schema_pb2.DEPRECATED)
     inferred.feature.add(name="extra", type=schema_pb2.FLOAT)
-    schema = constrain_schema(inferred, DataExpectations.for_channels(1, 8, 4096))
+    schema = constrain_schema(inferred,
+                              DataExpectations.for_channels(1, ValidationSettings(8, 4096)))
     by_name = {feature.name: feature for feature in schema.feature}
     assert (by_name[features.CHANNELS].int_domain.min,
             by_name[features.CHANNELS].int_domain.max) == (1, 1)
@@ -27,7 +33,7 @@ def test_schema_gets_channel_and_size_ranges_presence_and_non_empty_splits():
     assert by_name["extra"].type == schema_pb2.FLOAT
     assert schema.dataset_constraints.min_examples_count == 1
     assert not inferred.feature[0].HasField("int_domain")  # the input is left as it was
-    assert DataExpectations.for_channels(3, 8, 64).max_channels == 3
+    assert DataExpectations.for_channels(3, ValidationSettings(8, 64)).max_channels == 3
 
 
 def test_anomalies_are_described_by_feature():
@@ -59,7 +65,8 @@ def test_colour_images_stop_a_grayscale_run_before_transform(tmp_path, monkeypat
             (data / label / f"{index}.png").write_bytes(encode(noise((8, 8, 3), index), "PNG"))
     config = configs.PipelineConfig(
         data_dir=str(data), output_dir=str(tmp_path / "out"), serving_dir=str(tmp_path / "serve"),
-        channels=1, train_fraction=0.5, train_steps=1)
+        image=ImageSpec(channels=1), ingest=IngestSettings(train_fraction=0.5),
+        training=dataclasses.replace(configs.PipelineConfig.training, train_steps=1))
 
     with pytest.raises(Exception) as failure:
         run_local.run(config, runner="local")

@@ -22,14 +22,14 @@ def write_transform_output(root: str, count: int, pixels=None, labels=None,
     from apache_beam.options.pipeline_options import PipelineOptions
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    from modules.images import png_bytes
+    from modules.images import IMAGE_KEY, ImageSpec, png_bytes
     from modules.preprocessing import preprocessing_fn
     from pipeline.bundled_data import digits_as_uint8
 
     if pixels is None:
         pixels, labels = digits_as_uint8()
         pixels, labels = pixels[..., None], labels if labeled else None
-    image_config = {"image_size": pixels.shape[1], "channels": pixels.shape[3]}
+    image_config = {IMAGE_KEY: ImageSpec(pixels.shape[1], pixels.shape[3]).to_json()}
     raw = [{"image": png_bytes(image),
             "label": b"" if labels is None else str(labels[index]).encode()}
            for index, image in enumerate(pixels[:count])]
