@@ -91,9 +91,10 @@ def normalize_image(content: bytes, options: IngestOptions) -> NormalizedImage:
     """Decodes and normalizes one image; raises `ImageRejected` when it cannot be used."""
     if not content:
         raise ImageRejected(EMPTY)
-    # Pillow refuses images over twice this by itself; we refuse over once, below.
+    # Pillow refuses images over twice this by itself; we refuse over once, below. Its limit
+    # is a global: restored after, so the rest of the process keeps its own.
     max_pixels = options.settings.max_pixels
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, max_pixels
     try:
         with Image.open(io.BytesIO(content)) as image:
             if image.format not in SUPPORTED_FORMATS:
@@ -110,6 +111,8 @@ def normalize_image(content: bytes, options: IngestOptions) -> NormalizedImage:
         raise ImageRejected(TOO_MANY_PIXELS, str(error)) from None
     except _DECODE_ERRORS as error:
         raise ImageRejected(CORRUPT, str(error)) from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
     canonical = _canonical_pixels(oriented)
     if canonical is None:
         raise ImageRejected(UNSUPPORTED, f"pixel mode {oriented.mode}")
