@@ -9,9 +9,10 @@ from the training split through the evaluator's own code (`components.extractors
 domain classifier (labeled digits only), the self-supervised encoder, and two `saved_model`
 extractors, saved and loaded as a user's SavedModel is: the self-supervised encoder
 exported (a trained extractor from elsewhere) and a fixed random-init convolutional
-network (what an untrained generic network gives). FID (`modules.metrics`) compares a sample of training images with
-held-out images, degraded, quantized to uint8 as the evaluator quantizes generated
-images; the floor is the same comparison without degradation, at the same sample counts.
+network (what an untrained generic network gives). FID (`modules.metrics`) compares a
+sample of training images with held-out images, degraded, quantized to uint8 as the
+evaluator quantizes generated images; the floor is the same comparison without
+degradation, at the same sample counts.
 
 An extractor passes on a data kind when
     floor < slight blur, slight noise < heavy blur < one image repeated < uniform noise

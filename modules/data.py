@@ -152,6 +152,11 @@ def load_split(file_patterns: Sequence[str], tf_transform_output: tft.TFTransfor
     return tuple(np.concatenate(arrays) for arrays in zip(*batches))
 
 
+def count_records(file_patterns: Sequence[str]) -> int:
+    """Examples in a split, counted without parsing them."""
+    return int(_records(_files(file_patterns)).reduce(np.int64(0), lambda count, _: count + 1))
+
+
 def split_file_patterns(examples_uri: str, split: str) -> list[str]:
     """The file pattern of one split of an Examples artifact (`Split-<name>/*`)."""
     return [f"{examples_uri}/Split-{split}/*"]

@@ -11,6 +11,7 @@ import numpy as np
 
 from modules.domain_classifier import ClassifierConfig, TrainingImages, cached_domain_classifier
 from modules.fid_cache import FidCache
+from modules.images import ImageSpec
 from modules.self_supervised import SelfSupervisedConfig, cached_self_supervised
 
 
@@ -24,13 +25,15 @@ class _Trained:
     max_train_images: int
     labeled_only: bool
     cached: Callable[[TrainingImages, int, FidCache | None], tuple[TrainedModel, str]]
+    fid_dim: Callable[[ImageSpec], int]
 
 
 _TRAINED = {
     "domain_classifier": _Trained(ClassifierConfig.max_train_images, True,
-                                  cached_domain_classifier),
+                                  cached_domain_classifier,
+                                  lambda spec: ClassifierConfig().fid_dim),  # any size
     "self_supervised": _Trained(SelfSupervisedConfig.max_train_images, False,
-                                cached_self_supervised),
+                                cached_self_supervised, SelfSupervisedConfig().fid_dim),
 }
 TRAINED_EXTRACTORS = tuple(_TRAINED)
 
@@ -44,6 +47,11 @@ def _trained(name: str) -> _Trained:
 
 def needs_labels(name: str) -> bool:
     return _trained(name).labeled_only
+
+
+def fid_dim(name: str, spec: ImageSpec) -> int:
+    """Dimensions of the features FID sees from extractor `name` on images of `spec`."""
+    return _trained(name).fid_dim(spec)
 
 
 def training_images(name: str, batches: Iterable[tuple[np.ndarray, np.ndarray]]

@@ -28,7 +28,7 @@ from modules.losses import get_loss
 from modules.networks import build_discriminator, build_generator
 from modules.progress import progress_bar
 from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
-from modules.trained_extractors import TRAINED_EXTRACTORS, training_images
+from modules.trained_extractors import TRAINED_EXTRACTORS, fid_dim, training_images
 from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
                                      LOCATION_KEYS, TRAINING_RESULT_FILE, TrainerConfig)
 
@@ -282,16 +282,43 @@ def _fit(gan: GAN, images: data.ImageStream, config: TrainerConfig, stream: data
                         step, rollbacks + 1, config.max_rollbacks)
 
 
-def cheap_fid_from(config: TrainerConfig, train_files, tf_transform_output,
+def count_classes(train_files, tf_transform_output) -> int:
+    """Distinct labels in the training split."""
+    return metrics.count_classes(np.concatenate(
+        [labels for _, labels in data.uint8_batches(train_files, tf_transform_output)]))
+
+
+class UnevaluableRunError(ValueError):
+    """The FidEvaluator could not score this run's generator; the message names the flag."""
+
+
+def refuse_unevaluable(config: TrainerConfig, num_classes: int, eval_count: int) -> None:
+    """Raises, before any training, when the FidEvaluator could not score this run: what
+    `pipeline.preflight` checks at start for an image folder, here for input whose labels
+    and split sizes only ingest learns (TFRecord, TFDS)."""
+    extractor = metrics.resolve_extractor(config.fid_extractor, num_classes)
+    if extractor == metrics.LABELED_EXTRACTOR and num_classes < 2:
+        raise UnevaluableRunError(
+            f"--fid-extractor {extractor} needs labeled images of at least two classes, but "
+            f"the training split has {num_classes}; use --fid-extractor auto, saved_model or "
+            f"inception")
+    if extractor not in TRAINED_EXTRACTORS:
+        return  # a model from a path: probed by preflight at start
+    dim = fid_dim(extractor, config.image_spec)
+    if metrics.fid_sample_refusal(eval_count, dim):
+        raise UnevaluableRunError(
+            f"--train-fraction: the eval split has {eval_count} images, and FID with the "
+            f"{extractor} extractor ({dim}-d features) needs more than {dim}; add images, "
+            f"lower --train-fraction, or use a --fid-extractor with fewer feature dimensions")
+
+
+def cheap_fid_from(config: TrainerConfig, num_classes: int, train_files, tf_transform_output,
                    cache: FidCache | None) -> CheapFid | None:
     """The snapshot scorer, when configured, with the FidEvaluator's extractor (trained here
     or loaded from `cache`) when that is one trained on the training split."""
     if not config.fid_every_steps:
         return None
-    extractor = metrics.resolve_extractor(config.fid_extractor, metrics.count_classes(
-        np.concatenate([labels for _, labels in data.uint8_batches(
-            train_files, tf_transform_output)]))) \
-        if config.fid_extractor == metrics.AUTO_EXTRACTOR else config.fid_extractor
+    extractor = metrics.resolve_extractor(config.fid_extractor, num_classes)
     if extractor not in TRAINED_EXTRACTORS:
         logging.warning("Best-snapshot selection is off: it scores with an extractor trained "
                         "on the training split (%s), not %s", ", ".join(TRAINED_EXTRACTORS),
@@ -319,11 +346,14 @@ def run_fn(fn_args) -> None:
     checkpoint_root = locations[CHECKPOINT_ROOT_KEY] or os.path.join(fn_args.model_run_dir,
                                                                      CHECKPOINTS_DIR)
     cache = FidCache(locations[FID_CACHE_KEY]) if locations[FID_CACHE_KEY] else None
+    num_classes = count_classes(fn_args.train_files, tf_transform_output)
+    refuse_unevaluable(config, num_classes, data.count_records(fn_args.eval_files))
     result = train(config, data.transformed_images(fn_args.train_files, tf_transform_output),
                    fn_args.train_steps, fn_args.model_run_dir,
                    checkpoint_directory(checkpoint_root, settings, fn_args.train_steps,
                                         fingerprint),
-                   cheap_fid_from(config, fn_args.train_files, tf_transform_output, cache))
+                   cheap_fid_from(config, num_classes, fn_args.train_files,
+                                  tf_transform_output, cache))
     with worker_directory(fn_args.serving_model_dir,
                           result.gan.distribute_strategy) as serving_model_dir:
         export_generator(result.export_generator, serving_model_dir, {

@@ -69,14 +69,10 @@ def probe_feature_dim(config: configs.PipelineConfig, extractor: str) -> int | N
     blank images) an extractor model read from a path, so a missing file or one that
     cannot take the images stops the run now. (Imported here: the runner routes
     TensorFlow's start-up messages to its log first.)"""
-    if extractor == LABELED_EXTRACTOR:
-        from modules.domain_classifier import ClassifierConfig
+    if extractor in (LABELED_EXTRACTOR, UNLABELED_EXTRACTOR):
+        from modules.trained_extractors import fid_dim
 
-        return ClassifierConfig().fid_dim
-    if extractor == UNLABELED_EXTRACTOR:
-        from modules.self_supervised import SelfSupervisedConfig
-
-        return SelfSupervisedConfig().fid_dim(config.image)
+        return fid_dim(extractor, config.image)
     if extractor not in PATH_EXTRACTORS:
         return None
     import numpy as np

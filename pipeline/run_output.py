@@ -181,7 +181,7 @@ class ComponentFailed(RuntimeError):
 
 # Errors whose whole message is written for the user: what is wrong and what to do.
 USER_FACING_ERRORS = ("IngestionError", "DataValidationError", "NonFiniteTrainingError",
-                      "ExtractorError", "PreflightError")
+                      "ExtractorError", "PreflightError", "UnevaluableRunError")
 
 
 def describe_error(error: BaseException) -> str:

@@ -1,8 +1,9 @@
-"""Evaluation never crashes a run on small data: with 47 labeled images (fewer than the
-domain classifier's 128 feature dimensions in either split), the Trainer's run_fn
-exports a generator (best-snapshot selection turns itself off), and the FidEvaluator's
-executor records "not blessed" with the reason, stores its artifacts in ML Metadata
-(SQLite) without NaN, and leaves the metrics it could not compute absent."""
+"""Small data is a decision, never a crash: with 47 labeled images (fewer than the domain
+classifier's 128 feature dimensions in either split), the Trainer's run_fn refuses before
+training (input whose split sizes only ingest learns, such as TFRecords, reaches it), and
+the FidEvaluator's executor, given a generator anyway, records "not blessed" with the
+reason, stores its artifacts in ML Metadata (SQLite) without NaN, and leaves the metrics it
+could not compute absent."""
 import json
 import os
 
@@ -10,8 +11,9 @@ import pytest
 
 from components.quality_gate import EvaluationResult, EvaluationSettings
 from modules.trainer import run_fn
-from modules.training_config import CHECKPOINT_ROOT_KEY, FID_CACHE_KEY
+from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
 from tests.test_trainer_run_fn import fn_args
+from tests.training_worker import TINY
 from tests.transform_output import write_transform_output
 
 
@@ -37,19 +39,38 @@ def store_artifacts(path: str, artifacts) -> dict:
             for artifact, stored in zip(artifacts, store.get_artifacts_by_id(ids))}
 
 
-def test_47_images_train_export_and_are_refused_with_the_reason(transformed, tmp_path):
+def test_the_trainer_refuses_an_eval_split_too_small_for_fid_before_training(transformed,
+                                                                             tmp_path):
+    args = fn_args(transformed, tmp_path, 20,
+                   **{CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints")})
+    with pytest.raises(ValueError, match=r"^--train-fraction: the eval split has \d+ images, and "
+                                         r"FID with the domain_classifier extractor \(128-d "
+                                         r"features\) needs more than 128; add images"):
+        run_fn(args)
+    assert not os.path.exists(tmp_path / "checkpoints")  # refused before any training
+    with pytest.raises(ValueError, match=r"^--fid-extractor domain_classifier needs labeled "
+                                         r"images of at least two classes, but the training "
+                                         r"split has 0"):
+        run_fn(fn_args(unlabeled_47(tmp_path), tmp_path, 20,
+                       fid_extractor="domain_classifier"))
+
+
+def unlabeled_47(tmp_path):
+    return write_transform_output(str(tmp_path / "unlabeled"), count=47, labeled=False)
+
+
+def test_the_evaluator_refuses_47_images_with_the_reason(transformed, tmp_path):
     from tfx import v1 as tfx
 
     from components.fid_evaluator import FidEvaluator
     from components.tfx_types import SERVING_MODEL_SUBDIR
+    from modules.export import export_generator
+    from modules.networks import build_generator
 
+    config = TrainerConfig(**TINY)
     model_uri = tmp_path / "model"
-    args = fn_args(transformed, tmp_path, 20, fid_every_steps=10, selection_samples=1000,
-                   **{CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
-                      FID_CACHE_KEY: str(tmp_path / "fid_cache")})
-    args.serving_model_dir = str(model_uri / SERVING_MODEL_SUBDIR)
-    run_fn(args)  # snapshot selection cannot score 37 images of 128-d features: it is off
-    assert os.path.isfile(os.path.join(args.serving_model_dir, "saved_model.pb"))
+    export_generator(build_generator(config.image_spec, config.network_config),
+                     str(model_uri / SERVING_MODEL_SUBDIR), {"latent_dim": config.latent_dim})
 
     examples_uri, graph_uri = transformed
     inputs = {}

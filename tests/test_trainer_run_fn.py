@@ -23,12 +23,13 @@ from tests.transform_output import write_transform_output
 
 @pytest.fixture(scope="module")
 def transformed(tmp_path_factory) -> tuple[str, str]:
-    return write_transform_output(str(tmp_path_factory.mktemp("transform")), count=300)
+    # Eval splits (every fifth image) larger than the extractors' feature dimensions.
+    return write_transform_output(str(tmp_path_factory.mktemp("transform")), count=700)
 
 
 @pytest.fixture(scope="module")
 def unlabeled(tmp_path_factory) -> tuple[str, str]:
-    return write_transform_output(str(tmp_path_factory.mktemp("unlabeled")), count=300,
+    return write_transform_output(str(tmp_path_factory.mktemp("unlabeled")), count=1000,
                                   labeled=False)
 
 
@@ -58,7 +59,8 @@ def fn_args(transformed, tmp_path, train_steps: int, **custom_config) -> types.S
     return types.SimpleNamespace(
         custom_config={**dataclasses.asdict(TrainerConfig(**TINY)), **custom_config},
         transform_output=transform_graph_uri,
-        train_files=split_file_patterns(examples_uri, "train"), train_steps=train_steps,
+        train_files=split_file_patterns(examples_uri, "train"),
+        eval_files=split_file_patterns(examples_uri, "eval"), train_steps=train_steps,
         model_run_dir=str(tmp_path / "model_run"),
         serving_model_dir=str(tmp_path / "model" / "Format-Serving"))
 
