@@ -8,7 +8,8 @@
 #                   emptied at the start of a run, unmounted at its end
 #   DEBIAN_MIRROR   the Debian archive (default http://deb.debian.org/debian)
 #   ROOTFS_CA_CERTS extra CA certificates (PEM files, space-separated) the root file system
-#                   must trust, e.g. a TLS-intercepting proxy's
+#                   must trust, e.g. a TLS-intercepting proxy's; uv and pip inside are then
+#                   pointed at the system's bundle (SSL_CERT_FILE, PIP_CERT)
 #   PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS
 #                   the package index, passed to pip and `make setup` inside; local
 #                   (file:// or path) entries are mounted read-only at the same path, a
@@ -67,8 +68,12 @@ rootfs_enter() {
     mkdir -p "$rootfs/usr/local/share/ca-certificates"
     cp "$cert" "$rootfs/usr/local/share/ca-certificates/$(basename "${cert%.*}").crt"
   done
-  # uv trusts its own built-in roots unless told otherwise.
-  [ -z "${ROOTFS_CA_CERTS:-}" ] || rootfs_env+=(SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt)
+  # uv trusts its own built-in roots unless told otherwise, and so does a pip older than 24.2
+  # (certifi's; e.g. the pip 23.2 that Python 3.12.1's ensurepip installs into .tools/uv).
+  if [ -n "${ROOTFS_CA_CERTS:-}" ]; then
+    rootfs_env+=(SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
+                 PIP_CERT=/etc/ssl/certs/ca-certificates.crt)
+  fi
   for name in PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_FIND_LINKS; do
     [ -n "${!name:-}" ] || continue
     rootfs_env+=("$name=${!name}")

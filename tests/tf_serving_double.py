@@ -34,6 +34,7 @@ import base64
 import binascii
 import dataclasses
 import http.server
+import inspect
 import json
 import os
 import re
@@ -421,10 +422,19 @@ def predict_json(outputs: dict[str, np.ndarray], request_format: str) -> dict:
                             for i in range(batch)]}
 
 
+# protobuf 26 renamed MessageToDict's option that prints fields left at their defaults, and
+# protobuf 30 dropped the old name: the compatible stack (protobuf 3.20) knows only the old
+# name, the modern stack (protobuf 6) only the new one.
+_PRINT_DEFAULTS = ("always_print_fields_with_no_presence"
+                   if "always_print_fields_with_no_presence"
+                   in inspect.signature(json_format.MessageToDict).parameters
+                   else "including_default_value_fields")
+
+
 def _message_dict(message) -> dict:
     """ToJsonString's options: field names as in the .proto, defaults printed."""
-    return json_format.MessageToDict(message, including_default_value_fields=True,
-                                     preserving_proto_field_name=True)
+    return json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     **{_PRINT_DEFAULTS: True})
 
 
 # ---- REST: model_servers/http_rest_api_handler.cc ----
