@@ -1,14 +1,16 @@
 """Replays a Dockerfile's build steps into a root file system, for hosts without Docker.
 
     python scripts/replay_dockerfile.py [--root DIR] kubeflow/Dockerfile.cpu \\
-        [--build-arg NAME=VALUE]...
+        [--build-arg NAME=VALUE]... [--from BASE_DOCKERFILE]
 
 Builds into the root file system DIR that stands in for the base image (for example a
 debootstrapped Debian 13; default /): ARG and ENV set the environment, COPY copies from
 the repository root (the build context) into DIR, WORKDIR changes folder, RUN runs
 /bin/sh -c chrooted into DIR, as `docker build` would. The environment this script starts
-with is the base image's. FROM is only reported: the caller provides the base. Any other
-instruction, or COPY with flags, stops the replay.
+with is the base image's. FROM is only reported: the caller provides the base; when the
+base was itself replayed from BASE_DOCKERFILE into DIR (`--from`), its ENV and WORKDIR carry
+over, as `FROM` an image built from it does. Any other instruction, or COPY with flags,
+stops the replay.
 """
 from __future__ import annotations
 
@@ -47,25 +49,31 @@ def set_variables(instruction: str, arguments: str, env: dict, build_args: dict)
     return variables
 
 
-def image_environment(dockerfile: str, build_args: dict) -> dict:
-    """The ENV of the finished image (what a container started from it sees)."""
+def image_config(dockerfile: str, build_args: dict) -> tuple[dict, str]:
+    """The ENV and WORKDIR of the finished image (what a container or a later `FROM` sees)."""
     env = dict(os.environ)
     image_env = {}
+    workdir = "/"
     for instruction, arguments in instructions(dockerfile):
         if instruction in ("ARG", "ENV"):
             variables = set_variables(instruction, arguments, env, build_args)
             env.update(variables)
             if instruction == "ENV":
                 image_env.update(variables)
-    return image_env
+        elif instruction == "WORKDIR":
+            workdir = expand(arguments, env)
+    return image_env, workdir
 
 
-def replay(dockerfile: str, build_args: dict, root: str) -> None:
+def replay(dockerfile: str, build_args: dict, root: str, base: str | None = None) -> None:
     def inside(path: str) -> str:
         return os.path.join(root, path.lstrip("/"))
 
     env = dict(os.environ)
     workdir = "/"
+    if base:
+        base_env, workdir = image_config(base, build_args)
+        env.update(base_env)
     for instruction, arguments in instructions(dockerfile):
         print(f"==> {instruction} {arguments}", flush=True)
         if instruction == "FROM":
@@ -99,15 +107,17 @@ def main() -> None:
     parser.add_argument("--root", default="/",
                         help="the root file system that stands in for the base image")
     parser.add_argument("--build-arg", action="append", default=[])
+    parser.add_argument("--from", dest="base", default=None, metavar="BASE_DOCKERFILE",
+                        help="the Dockerfile the base image in --root was replayed from")
     parser.add_argument("--print-env", action="store_true",
                         help="only print the image's ENV as shell exports")
     args = parser.parse_args()
     build_args = dict(arg.split("=", 1) for arg in args.build_arg)
     if args.print_env:
-        for name, value in image_environment(args.dockerfile, build_args).items():
+        for name, value in image_config(args.dockerfile, build_args)[0].items():
             print(f"export {name}={shlex.quote(value)}")
     else:
-        replay(args.dockerfile, build_args, args.root)
+        replay(args.dockerfile, build_args, args.root, args.base)
 
 
 if __name__ == "__main__":

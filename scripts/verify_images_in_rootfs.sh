@@ -22,7 +22,7 @@ replay() {
      --root "$rootfs" "$@")
 }
 replay kubeflow/Dockerfile.cpu
-if $gpu; then replay kubeflow/Dockerfile.gpu; fi
+if $gpu; then replay kubeflow/Dockerfile.gpu --from kubeflow/Dockerfile.cpu; fi
 
 # The tests run from a copy of the build context: the files git tracks (and new ones it does
 # not ignore).
