@@ -1,8 +1,9 @@
 """The gate on real evaluations: generators that must never reach serving (a constant
 image, uniform noise, one training image repeated), exported as real generator
 SavedModels and scored by the evaluator on real Transform output, are refused on the
-digits (domain classifier) and on RGB photo crops (a `saved_model` extractor); a
-generator that draws unseen real images passes the same gate."""
+digits (domain classifier, self-supervised encoder) and on RGB photo crops
+(self-supervised encoder, a `saved_model` extractor); a generator that draws unseen real
+images passes the same gate."""
 import json
 import math
 import os
@@ -83,34 +84,47 @@ def assert_refused(results: dict[str, EvaluationResult], tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def digits_transformed(tmp_path_factory):
-    return write_transform_output(str(tmp_path_factory.mktemp("digits")), count=800)
+    # An eval split (every fifth digit) larger than the extractors' feature dimensions.
+    return write_transform_output(str(tmp_path_factory.mktemp("digits")), count=DIGITS)
 
 
-def test_bad_generators_are_never_blessed_on_the_digits(digits_transformed, tmp_path):
+DIGITS = 1000
+
+
+@pytest.mark.parametrize("extractor", ["auto", "self_supervised"])
+def test_bad_generators_are_never_blessed_on_the_digits(digits_transformed, tmp_path,
+                                                       extractor):
     from pipeline.bundled_data import digits_as_uint8
 
     digits = digits_as_uint8()[0][..., None]
-    # write_transform_output's split: the first 800 digits, every fifth one for eval.
     results = evaluate_generators(
-        {**bad_generators(digits[1:800]), "unseen real digits": table_generator(digits[800:])},
-        digits_transformed, tmp_path, extractor="auto")
+        {**bad_generators(digits[1:DIGITS]),
+         "unseen real digits": table_generator(digits[DIGITS:])},
+        digits_transformed, tmp_path, extractor=extractor)
     good = results.pop("unseen real digits")
     assert good.blessed, good.reason
-    assert good.extractor.startswith("domain_classifier:") and good.inception_score > 5
     assert_refused(results, tmp_path)
     for name in ("constant image", "one training image repeated"):
         assert results[name].recall < GateConfig().min_recall
+    if extractor == "self_supervised":
+        assert good.extractor.startswith("self_supervised:") and good.inception_score is None
+        return
+    assert good.extractor.startswith("domain_classifier:") and good.inception_score > 5
+    for name in ("constant image", "one training image repeated"):
         assert results[name].inception_score < 1.5  # one class: the score's minimum is 1
 
 
-def test_bad_generators_are_never_blessed_on_rgb_photos(tmp_path):
-    photos = datasets.rgb_photos(500, 16, seed=0)
+@pytest.mark.parametrize("extractor", ["self_supervised", "saved_model"])
+def test_bad_generators_are_never_blessed_on_rgb_photos(tmp_path, extractor):
+    # An eval split (every fifth image) larger than the self-supervised extractor's 128-d.
+    photos = datasets.rgb_photos(800, 16, seed=0)
     transformed = write_transform_output(str(tmp_path / "transform"), len(photos), photos)
-    extractor = average_pooling_extractor(str(tmp_path / "pooling"), 16, 3)
+    path = (average_pooling_extractor(str(tmp_path / "pooling"), 16, 3)
+            if extractor == "saved_model" else "")
     unseen = datasets.rgb_photos(400, 16, seed=1)
     results = evaluate_generators(
         {**bad_generators(photos[1:]), "unseen real photos": table_generator(unseen)},
-        transformed, tmp_path, extractor="saved_model", extractor_path=extractor)
+        transformed, tmp_path, extractor=extractor, extractor_path=path)
     good = results.pop("unseen real photos")
     assert good.blessed, good.reason
     assert good.inception_score is None  # no classes: reported as absent
