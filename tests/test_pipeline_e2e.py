@@ -87,7 +87,7 @@ def test_the_terminal_shows_a_line_per_component_and_the_summary_and_the_log_the
         assert any(re.match(prefix + r"done in ", line) for line in lines), node
     finished = {re.match(r"\[\s*\d+/\d+\] (\w+)", line).group(1): line
                 for line in lines if " done in " in line}
-    assert re.search(r": 600 inputs, \d+ train \+ \d+ eval images written, 0 rejected "
+    assert re.search(r": 800 inputs, \d+ train \+ \d+ eval images written, 0 rejected "
                      r"\(report: .*/reports/ingestion_report-.*\.json\)$",
                      finished["FileBasedExampleGen"])
     assert finished["AnomaliesGate"].endswith(": no schema anomalies")
@@ -124,8 +124,8 @@ def test_every_component_ran_and_the_generator_was_blessed_and_pushed(pipeline_r
                    if "inputs_seen" in artifact.custom_properties]  # ExampleGen's, not Transform's
     with open(os.path.join(examples.uri, "ingestion_report.json")) as source:
         report = json.load(source)
-    assert report["inputs_seen"] == examples.custom_properties["inputs_seen"].int_value == 600
-    assert report["rejected"] == 0 and sum(report["examples_written"].values()) == 600
+    assert report["inputs_seen"] == examples.custom_properties["inputs_seen"].int_value == 800
+    assert report["rejected"] == 0 and sum(report["examples_written"].values()) == 800
     (transform_graph,) = store.get_artifacts_by_type("TransformGraph")
     vocabulary = os.path.join(transform_graph.uri, "transform_fn", "assets", "label_vocabulary")
     with open(vocabulary) as source:
