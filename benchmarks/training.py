@@ -6,17 +6,23 @@ Same networks (the `make run` architecture), same batch (64), same data (the
 bundled digits, in memory, shuffled, prefetched), same process. The reference is
 the loop of the TensorFlow DCGAN tutorial: a `tf.function` train step with both
 tapes, called once per batch from Python. Ours is `GAN.fit` with the Trainer's
-defaults (several steps per compiled call) and, for comparison, mixed bfloat16.
+defaults (several steps per compiled call), in float32 and in mixed bfloat16.
+
+Each contender is timed to the end of its last step: `fit` returns only when the
+tf.data autotuner next wakes (0 to 10 s later), a wait the tutorial loop does not
+have. Contenders take turns for ROUNDS rounds (in reverse order every other round);
+the median, the spread and the load average are printed.
 """
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.timing import interleaved_median_seconds
+from benchmarks.timing import interleaved_timings, load_average
 from modules.images import from_uint8
 from modules.keras import keras
 from modules.losses import NonSaturatingLoss
@@ -26,7 +32,7 @@ from modules.training_config import TrainerConfig
 from pipeline.bundled_data import digits_as_uint8
 
 STEPS_PER_REPEAT = 200
-REPEATS = 3
+ROUNDS = 7
 
 
 def digits_dataset(batch_size: int, pixels: np.ndarray | None = None,
@@ -73,9 +79,12 @@ class TutorialDcgan:
                                         self.discriminator.trainable_variables),
             self.discriminator.trainable_variables))
 
-    def train(self, batches, steps: int) -> None:
+    def train(self, batches, steps: int) -> float:
+        """Seconds to the end of the last step."""
+        start = time.perf_counter()
         for _ in range(steps):
             self.train_step(next(batches))
+        return time.perf_counter() - start
 
 
 def tutorial_loop(config: TrainerConfig, dataset: tf.data.Dataset):
@@ -84,32 +93,60 @@ def tutorial_loop(config: TrainerConfig, dataset: tf.data.Dataset):
     return lambda: reference.train(batches, STEPS_PER_REPEAT)
 
 
+class _LastStep(keras.callbacks.Callback):
+    """When the last compiled call of steps ended."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ended = time.perf_counter()
+
+
 def our_fit(config: TrainerConfig, dataset: tf.data.Dataset):
     gan = build_gan(config)
+    last_step = _LastStep()
 
-    def run():
-        gan.fit(dataset, epochs=1, steps_per_epoch=STEPS_PER_REPEAT, verbose=0)
+    def run() -> float:
+        start = time.perf_counter()
+        gan.fit(dataset, epochs=1, steps_per_epoch=STEPS_PER_REPEAT, verbose=0,
+                callbacks=[last_step])
+        return last_step.ended - start
     return run
+
+
+def bfloat16_instructions() -> str:
+    """What this CPU offers bfloat16 (from /proc/cpuinfo): oneDNN runs it fast only with
+    AVX512-BF16 or AMX."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = set(next(line for line in cpuinfo if line.startswith("flags")).split())
+    except (OSError, StopIteration):
+        return "unknown"
+    found = [name for name in ("avx512_bf16", "amx_bf16") if name in flags]
+    return ", ".join(found) or "none (AVX2 only: bfloat16 is emulated)"
 
 
 def main() -> None:
     config = TrainerConfig()
     dataset = digits_dataset(config.batch_size)
-    images_per_repeat = STEPS_PER_REPEAT * config.batch_size
+    images_per_round = STEPS_PER_REPEAT * config.batch_size
     print(f"training throughput, {config.image_size}x{config.image_size}x{config.channels} "
-          f"DCGAN, batch {config.batch_size}, {tf.__version__}, median of {REPEATS} repeats of "
-          f"{STEPS_PER_REPEAT} steps")
+          f"DCGAN, batch {config.batch_size}, TensorFlow {tf.__version__}; {ROUNDS} rounds of "
+          f"{STEPS_PER_REPEAT} steps, each timed to its last step; bfloat16 instructions: "
+          f"{bfloat16_instructions()}; before: {load_average()}")
+    reference_name = "tutorial loop (reference)"
     contenders = {
-        "tutorial loop (reference)": tutorial_loop(config, dataset),
-        f"ours (fit, {config.steps_per_execution} steps/call)": our_fit(config, dataset),
+        reference_name: tutorial_loop(config, dataset),
+        f"ours, float32 ({config.steps_per_execution} steps/call)": our_fit(config, dataset),
         "ours, mixed_bfloat16": our_fit(dataclasses.replace(config, precision="mixed_bfloat16"),
                                         dataset),
     }
-    rates = {name: images_per_repeat / seconds
-             for name, seconds in interleaved_median_seconds(contenders, REPEATS).items()}
-    reference = rates["tutorial loop (reference)"]
-    for name, rate in rates.items():
-        print(f"  {name:34s} {rate:8.0f} images/s   {rate / reference:4.2f}x reference")
+    timings = interleaved_timings(contenders, ROUNDS, alternate=True)
+    reference = images_per_round / timings[reference_name].median
+    for name, timing in timings.items():
+        rate = images_per_round / timing.median
+        slowest, fastest = (images_per_round / seconds for seconds in reversed(timing.spread))
+        print(f"  {name:34s} {rate:7.0f} images/s (rounds {slowest:.0f}-{fastest:.0f})   "
+              f"{rate / reference:4.2f}x reference")
+    print(f"after: {load_average()}")
 
 
 if __name__ == "__main__":
