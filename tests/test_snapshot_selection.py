@@ -24,9 +24,10 @@ def two_class_images(count: int) -> tuple[np.ndarray, np.ndarray]:
 
 def test_the_exported_generator_is_the_best_scored_snapshot(tmp_path):
     images, labels = two_class_images(400)
-    config = TrainerConfig(**{**TINY, "fid_every_steps": 20, "selection_samples": 100})
+    # More samples than the classifier's 128 FID feature dimensions.
+    config = TrainerConfig(**{**TINY, "fid_every_steps": 20, "selection_samples": 200})
     cheap_fid = CheapFid.from_training_images(
-        "domain_classifier", TrainingImages.select([(to_uint8(images), labels)]), 100,
+        "domain_classifier", TrainingImages.select([(to_uint8(images), labels)]), 200,
         config.latent_dim, seed=0, cache=None)
 
     result = train(config, stream_of(images), 100, str(tmp_path / "run"),
