@@ -37,6 +37,7 @@ from modules.images import from_uint8, to_uint8
 from modules.keras import keras
 from modules.snapshot_selection import CheapFid
 from modules.trainer import train
+from modules.training_plan import plan_training
 from components.quality_gate import EvaluationConfig, EvaluationSettings
 from pipeline.configs import PipelineConfig
 
@@ -55,15 +56,17 @@ def average_pooling_extractor(path: str, size: int, channels: int, cells: int = 
 
 
 def trained_generators(train_pixels: np.ndarray, train_labels: np.ndarray | None,
-                       steps: int, work_dir: str) -> dict[str, keras.Model]:
+                       steps: int | None, work_dir: str) -> dict[str, keras.Model]:
     """The `make run` trainer's exported generator, and the one it had after a tenth of
-    the steps, trained on `train_pixels` (snapshot selection on when labels exist)."""
+    the steps (default: the training plan's), trained on `train_pixels` (snapshot selection
+    on when labels exist)."""
     pipeline = PipelineConfig()
     spec_size, channels = train_pixels.shape[1], train_pixels.shape[3]
     config = dataclasses.replace(pipeline.training, image_size=spec_size, channels=channels)
+    steps = steps or plan_training(config, len(train_pixels)).config.train_steps
     cache = FidCache(os.path.join(work_dir, "fid_cache"))
     cheap_fid = None if train_labels is None else CheapFid.from_training_images(
-        TrainingImages.select([(train_pixels, train_labels)]), config.selection_samples,
+        "domain_classifier", TrainingImages.select([(train_pixels, train_labels)]), config.selection_samples,
         config.latent_dim, config.seed, cache)
     stream = ImageStream(lambda order: tf.data.Dataset.from_tensor_slices(
         from_uint8(train_pixels)))
@@ -116,8 +119,10 @@ def report(kind: str, extractor: extractors.FeatureExtractor, train_pixels: np.n
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--digits-steps", type=int, default=PipelineConfig().training.train_steps)
-    parser.add_argument("--rgb-steps", type=int, default=2000)
+    parser.add_argument("--digits-steps", type=int, default=None,
+                        help="default: the training plan's")
+    parser.add_argument("--rgb-steps", type=int, default=None,
+                        help="default: the training plan's")
     parser.add_argument("--rgb-count", type=int, default=1500)
     args = parser.parse_args()
     pipeline = PipelineConfig()

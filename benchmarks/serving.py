@@ -25,6 +25,8 @@ from modules.export import (COMPRESSED_PRECISIONS, export_compressed, export_gen
                             keras_images_fn)
 from modules.networks import build_generator
 from modules.training_config import TrainerConfig
+from modules.training_plan import plan_training
+from pipeline.bundled_data import digits_as_uint8
 
 CALLS_PER_REPEAT = {1: 200, 256: 20}
 TARGET_RATIO = 0.9
@@ -54,7 +56,8 @@ def bare_functions(generator, latent_dim: int):
 
 
 def main() -> None:
-    config = TrainerConfig()
+    # The make-run generator: the plan for the bundled digits.
+    config = plan_training(TrainerConfig(), len(digits_as_uint8()[0])).config
     generator = build_generator(config.image_spec, config.network_config)
     bare_serve, bare_generate = bare_functions(generator, config.latent_dim)
     with tempfile.TemporaryDirectory() as scratch:

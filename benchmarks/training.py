@@ -30,6 +30,7 @@ from modules.losses import NonSaturatingLoss
 from modules.networks import build_discriminator, build_generator
 from modules.trainer import build_gan
 from modules.training_config import TrainerConfig
+from modules.training_plan import plan_training
 from pipeline.bundled_data import digits_as_uint8
 
 STEPS_PER_REPEAT = 200
@@ -129,7 +130,8 @@ def main() -> None:
     parser.add_argument("--bfloat16", action="store_true",
                         help="time mixed_bfloat16 even on a CPU without bfloat16 instructions")
     args = parser.parse_args()
-    config = TrainerConfig()
+    # The make-run networks: the plan for the bundled digits.
+    config = plan_training(TrainerConfig(), len(digits_as_uint8()[0])).config
     dataset = digits_dataset(config.batch_size)
     images_per_round = STEPS_PER_REPEAT * config.batch_size
     instructions = bfloat16_instructions()

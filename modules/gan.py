@@ -13,9 +13,10 @@ from modules.augment import diff_augment
 from modules.keras import keras
 from modules.losses import GanLoss, r1_penalty
 
-# EMA decay ramps up as min(ema_decay, (1 + step) / (EMA_WARMUP + step)), so early
-# averages are not dominated by the random initialization.
-EMA_WARMUP = 10.0
+# The EMA's half-life is at most this share of the images seen so far, so early averages
+# are not dominated by the random initialization (StyleGAN2-ADA's `ema_rampup`,
+# training/training_loop.py).
+EMA_RAMPUP = 0.05
 
 
 def _differentiated_loss(optimizer, loss):
@@ -37,7 +38,7 @@ def _gradients(tape: tf.GradientTape, optimizer, differentiated_loss, variables)
 
 class GAN(keras.Model):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, loss: GanLoss,
-                 seed: int = 0, r1_weight: float = 0.0, ema_decay: float = 0.0,
+                 seed: int = 0, r1_weight: float = 0.0, ema_half_life_images: int = 0,
                  augmentations: tuple[str, ...] = (), discriminator_steps: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
@@ -47,10 +48,10 @@ class GAN(keras.Model):
         self.r1_weight = r1_weight
         self.augmentations = tuple(augmentations)
         self.discriminator_steps = discriminator_steps
-        self.ema_decay = ema_decay
+        self.ema_half_life_images = ema_half_life_images
         # The averaged generator: what gets sampled, evaluated and exported when on.
         self.ema_generator = None
-        if ema_decay:
+        if ema_half_life_images:
             self.ema_generator = keras.models.clone_model(generator)
             self.ema_generator.set_weights(generator.get_weights())
         # A stateful generator, so the noise stream is part of the model's state
@@ -128,9 +129,12 @@ class GAN(keras.Model):
             "discriminator_grad_norm": tf.linalg.global_norm(gradients),
         }
 
-    def _assign_ema(self):
-        step = tf.cast(self.generator_optimizer.iterations, tf.float32)
-        decay = tf.minimum(self.ema_decay, (1.0 + step) / (EMA_WARMUP + step))
+    def _assign_ema(self, step_images):
+        """Moves the average towards the generator by a step of `step_images` images:
+        a weight's share halves every `ema_half_life_images` images."""
+        half_life = tf.minimum(float(self.ema_half_life_images),
+                               EMA_RAMPUP * tf.cast(self.images_seen, tf.float32))
+        decay = 0.5 ** (tf.cast(step_images, tf.float32) / tf.maximum(half_life, 1e-8))
         for average, weight in zip(self.ema_generator.trainable_weights,
                                    self.generator.trainable_weights):
             average.assign(decay * average + (1.0 - decay) * weight)
@@ -147,10 +151,15 @@ class GAN(keras.Model):
             logs = self._adversarial_step(
                 real_images[index * batch_size:(index + 1) * batch_size],
                 update_generator=index == self.discriminator_steps - 1)
-        self.images_seen.assign_add(tf.cast(tf.shape(real_images)[0], tf.int64))
+        step_images = tf.cast(tf.shape(real_images)[0], tf.int64)
+        self.images_seen.assign_add(step_images)
         if self.ema_generator is not None:
-            # Mirrored variables are updated from the cross-replica context.
-            tf.distribute.get_replica_context().merge_call(lambda _: self._assign_ema())
+            # Mirrored variables are updated from the cross-replica context; the step's
+            # images are every replica's.
+            tf.distribute.get_replica_context().merge_call(
+                lambda strategy, images: self._assign_ema(
+                    strategy.reduce(tf.distribute.ReduceOp.SUM, images, axis=None)),
+                args=(step_images,))
         # Keras sums what each replica returns (so a NaN on any replica reaches every
         # worker's callbacks); dividing here makes that sum the mean over replicas.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync

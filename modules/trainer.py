@@ -29,6 +29,7 @@ from modules.networks import build_discriminator, build_generator
 from modules.progress import progress_bar
 from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
 from modules.trained_extractors import TRAINED_EXTRACTORS, fid_dim, training_images
+from modules.training_plan import TrainingPlan, plan_training
 from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
                                      LOCATION_KEYS, TRAINING_RESULT_FILE, TrainerConfig)
 
@@ -40,7 +41,11 @@ CHECKPOINTS_DIR = "checkpoints"
 
 def build_gan(config: TrainerConfig,
               strategy: tf.distribute.Strategy | None = None) -> GAN:
-    """The compiled GAN, its variables placed by `strategy` (default: one device)."""
+    """The compiled GAN, its variables placed by `strategy` (default: one device), from a
+    config with every setting filled in (`modules.training_plan.plan_training`)."""
+    if config.chosen_from_data:
+        raise ValueError(f"{', '.join(config.chosen_from_data)} not chosen: plan the config "
+                         "first (modules.training_plan.plan_training)")
     keras.utils.set_random_seed(config.seed)
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(config.precision)
@@ -49,7 +54,8 @@ def build_gan(config: TrainerConfig,
             gan = GAN(build_generator(config.image_spec, config.network_config),
                       build_discriminator(config.image_spec, config.network_config),
                       get_loss(config.loss, config.gradient_penalty_weight), seed=config.seed,
-                      r1_weight=config.r1_weight, ema_decay=config.ema_decay,
+                      r1_weight=config.r1_weight,
+                      ema_half_life_images=config.ema_half_life_images,
                       augmentations=config.augmentations,
                       discriminator_steps=config.discriminator_steps)
             gan.compile(generator_optimizer=_optimizer(config, config.generator_learning_rate),
@@ -195,6 +201,7 @@ class CheckpointAndGuard(keras.callbacks.Callback):
 @dataclasses.dataclass
 class TrainingResult:
     gan: GAN
+    plan: TrainingPlan   # the settings training ran with
     start_step: int      # the step training (re)started from: > 0 after a resume
     rollbacks: int
     best: BestSnapshot | None
@@ -206,20 +213,31 @@ class TrainingResult:
             else self.gan.inference_generator
 
 
-def train(config: TrainerConfig, images: data.ImageStream, train_steps: int, run_dir: str,
-          checkpoint_dir: str, cheap_fid: CheapFid | None = None) -> TrainingResult:
-    """Trains to `train_steps` generator steps, resuming from `checkpoint_dir` when it holds
-    a checkpoint; writes logs and grids under `run_dir`. With `cheap_fid` (and
+def train(config: TrainerConfig, images: data.ImageStream, train_steps: int | None,
+          run_dir: str, checkpoint_dir: str, cheap_fid: CheapFid | None = None
+          ) -> TrainingResult:
+    """Trains to `train_steps` generator steps (None: the plan's), resuming from
+    `checkpoint_dir` when it holds a checkpoint; writes logs, grids and the training plan
+    (`modules.training_plan`) under `run_dir`. With `cheap_fid` (and
     `config.fid_every_steps`), keeps the best-scoring snapshot for export."""
-    if train_steps < 1:
+    if train_steps is not None and train_steps < 1:
         raise ValueError(f"train_steps must be at least 1, got {train_steps}")
+    num_images = images.count_records()
+    if not num_images:
+        raise ValueError("there are no training images")
+    plan = plan_training(dataclasses.replace(config, train_steps=train_steps or
+                                             config.train_steps), num_images)
+    # On standard output, where the progress bar is (the terminal of a local run).
+    print("\n".join(plan.lines()), flush=True)
+    config, train_steps = plan.config, plan.config.train_steps
     strategy = distribution_strategy()
     gan = build_gan(config, strategy)
     with worker_directory(run_dir, strategy) as run_dir, \
             worker_directory(checkpoint_dir, strategy) as checkpoint_write_dir:
         tf.io.gfile.makedirs(run_dir)
         with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILE), "w") as out:
-            json.dump(dataclasses.asdict(config), out, indent=2)
+            json.dump({"config": dataclasses.asdict(config), "plan": plan.to_json()}, out,
+                      indent=2)
         best = BestSnapshot(gan.inference_generator) if cheap_fid and config.fid_every_steps \
             else None
         stream = data.StreamState()
@@ -229,9 +247,7 @@ def train(config: TrainerConfig, images: data.ImageStream, train_steps: int, run
             write_directory=checkpoint_write_dir)
         start_step = checkpoint.restore_latest()
         if not stream.records_per_epoch:
-            stream.records_per_epoch.assign(images.count_records())
-            if not stream.records_per_epoch:
-                raise ValueError("there are no training images")
+            stream.records_per_epoch.assign(num_images)
         if checkpoint.saved_step is None:
             checkpoint.save()  # step 0: something to roll back to
         logging.info("Training from step %d of %d (checkpoints in %s)", start_step, train_steps,
@@ -253,7 +269,7 @@ def train(config: TrainerConfig, images: data.ImageStream, train_steps: int, run
     if best and best.exists:
         logging.info("Exporting the best snapshot: cheap FID %.4f at step %d",
                      float(best.fid.numpy()), int(best.step.numpy()))
-    return TrainingResult(gan, start_step, int(stream.rollbacks.numpy()), best)
+    return TrainingResult(gan, plan, start_step, int(stream.rollbacks.numpy()), best)
 
 
 def _fit(gan: GAN, images: data.ImageStream, config: TrainerConfig, stream: data.StreamState,
@@ -361,6 +377,7 @@ def run_fn(fn_args) -> None:
             "image_size": config.image_size,
             "channels": config.channels,
             "training_data_fingerprint": fingerprint,
+            "training_plan": result.plan.to_json(),
             "fid": None,  # filled in by the pusher, from the evaluation that blessed the model
         })
     logging.info("Exported the generator to %s", fn_args.serving_model_dir)

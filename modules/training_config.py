@@ -11,6 +11,7 @@ from modules.settings import set_from, setting
 
 LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
 AUGMENTATIONS = ("color", "translation", "cutout")
+NO_AUGMENTATION = "off"
 ON_NON_FINITE = ("stop", "rollback")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # The Trainer's custom_config keys for folders that outlive Trainer executions, set by
@@ -36,11 +37,6 @@ class NetworkConfig:
     discriminator_filters: int = 64
     spectral_normalization: bool = False  # in the discriminator
 
-    def __post_init__(self):
-        for name in ("latent_dim", "generator_filters", "discriminator_filters"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
-
 
 @dataclasses.dataclass(frozen=True)
 class TrainerConfig:
@@ -53,22 +49,31 @@ class TrainerConfig:
     image_size: int = set_from(8, "--image-size")
     channels: int = set_from(1, "--channels")
     fid_extractor: str = set_from(AUTO_EXTRACTOR, "--fid-extractor")
-    train_steps: int = setting(6000, alias="--train-steps",
-                               help="generator updates the Trainer runs")
+    # None: chosen from the data when training starts (`modules.training_plan`).
+    train_steps: int | None = setting(
+        None, alias="--train-steps",
+        help="generator updates the Trainer runs; default: from an image budget for the data")
     latent_dim: int = 64
-    generator_filters: int = 64
-    discriminator_filters: int = 64
-    batch_size: int = setting(64, alias="--batch-size")
-    generator_learning_rate: float = 2e-4
-    discriminator_learning_rate: float = 2e-4
+    generator_filters: int | None = setting(
+        None, help="generator width at full resolution; default: from the image size")
+    discriminator_filters: int | None = setting(
+        None, help="discriminator width at full resolution; default: from the image size")
+    batch_size: int | None = setting(None, alias="--batch-size",
+                                     help="default: from the number of training images")
+    generator_learning_rate: float | None = setting(None, help="default: from the image size")
+    discriminator_learning_rate: float | None = setting(None, help="default: from the image size")
     adam_beta_1: float = 0.5
     loss: str = setting("non_saturating", choices=LOSS_NAMES)
     gradient_penalty_weight: float = setting(
         10.0, help="WGAN-GP's penalty (used with loss wgan_gp)")
     r1_weight: float = setting(0.0, help="R1 penalty on real images, any loss; 0 = off")
-    ema_decay: float = setting(0.0, help="EMA of generator weights; 0 = off, e.g. 0.999")
+    ema_half_life_images: int | None = setting(
+        None, help="half-life of the generator weights' moving average, in images seen; "
+                   "0 = off; default: a tenth of the image budget")
     spectral_normalization: bool = setting(False, help="in the discriminator")
-    diff_augment: str = setting("", help=f"comma-separated subset of {AUGMENTATIONS}")
+    diff_augment: str | None = setting(
+        None, help=f"comma-separated subset of {AUGMENTATIONS}, or {NO_AUGMENTATION}; "
+                   "default: from the number of training images and the image size")
     discriminator_steps: int = setting(1, help="discriminator updates per generator update")
     seed: int = setting(0, help="also the FidEvaluator's: its noise and floor sample")
     log_every_steps: int = 500
@@ -89,37 +94,43 @@ class TrainerConfig:
 
     def __post_init__(self):
         ImageSpec(self.image_size, self.channels)
-        self.network_config  # validates the network settings
         if self.loss not in LOSS_NAMES:
             raise ValueError(f"unknown GAN loss {self.loss!r}; choose one of {LOSS_NAMES}")
         unknown = set(self.augmentations) - set(AUGMENTATIONS)
         if unknown:
-            raise ValueError(f"unknown diff_augment {sorted(unknown)}; choose from {AUGMENTATIONS}")
-        if not 0 <= self.ema_decay < 1:
-            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+            raise ValueError(f"unknown diff_augment {sorted(unknown)}; choose from "
+                             f"{AUGMENTATIONS} or {NO_AUGMENTATION}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.on_non_finite not in ON_NON_FINITE:
             raise ValueError(f"on_non_finite must be one of {ON_NON_FINITE}, "
                              f"got {self.on_non_finite!r}")
-        if self.max_rollbacks < 0:
-            raise ValueError(f"max_rollbacks must be >= 0, got {self.max_rollbacks}")
         if self.fid_extractor not in FID_EXTRACTOR_CHOICES:
             raise ValueError(f"unknown fid_extractor {self.fid_extractor!r}; choose one of "
                              f"{FID_EXTRACTOR_CHOICES}")
-        if self.fid_every_steps < 0:
-            raise ValueError(f"fid_every_steps must be >= 0, got {self.fid_every_steps}")
+        # Settings left to the data (None) are checked once chosen.
         for name in ("train_steps", "selection_samples", "checkpoint_every_steps",
-                     "discriminator_steps", "batch_size", "log_every_steps",
+                     "discriminator_steps", "batch_size", "log_every_steps", "latent_dim",
+                     "generator_filters", "discriminator_filters",
                      "sample_every_steps", "sample_grid_size", "steps_per_execution"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("gradient_penalty_weight", "r1_weight"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        for name in ("gradient_penalty_weight", "r1_weight", "ema_half_life_images",
+                     "max_rollbacks", "fid_every_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value}")
         for name in ("generator_learning_rate", "discriminator_learning_rate"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+
+    @property
+    def chosen_from_data(self) -> tuple[str, ...]:
+        """The settings left to `modules.training_plan` (None here)."""
+        return tuple(field.name for field in dataclasses.fields(self)
+                     if getattr(self, field.name) is None)
 
     def to_custom_config(self) -> dict[str, Any]:
         """The Trainer's `custom_config` entries; the pipeline adds the code versions and
@@ -143,4 +154,6 @@ class TrainerConfig:
 
     @property
     def augmentations(self) -> tuple[str, ...]:
+        if self.diff_augment in (None, NO_AUGMENTATION):
+            return ()
         return tuple(name.strip() for name in self.diff_augment.split(",") if name.strip())

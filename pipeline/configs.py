@@ -47,12 +47,10 @@ class PipelineConfig:
     image: ImageSpec = ImageSpec()
     ingest: IngestSettings = IngestSettings()
     validation: ValidationSettings = ValidationSettings()
-    # `make run`'s training choices (see README, "Training"): an averaged generator, a
-    # lower learning rate than DCGAN's 2e-4 (steadier on the small digits, where EMA then
-    # averages less noise), and the best snapshot by a cheap FID every 500 steps, scored
-    # on as many samples as the FidEvaluator uses, is what gets exported.
+    # The widths, batch, learning rates, EMA, DiffAugment and step budget are chosen from
+    # the data when training starts (`modules.training_plan`); the best snapshot by a cheap
+    # FID every 500 steps, on as many samples as the FidEvaluator scores, is exported.
     training: TrainerConfig = TrainerConfig(
-        ema_decay=0.999, generator_learning_rate=1e-4, discriminator_learning_rate=1e-4,
         fid_every_steps=500, selection_samples=EvaluationSettings.fid_num_samples)
     evaluation: EvaluationSettings = EvaluationSettings()
     push: PushSettings = PushSettings()

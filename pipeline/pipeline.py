@@ -39,7 +39,8 @@ def create_pipeline(config: configs.PipelineConfig,
         run_fn=configs.RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        train_args=tfx.proto.TrainArgs(num_steps=config.training.train_steps),
+        # 0: the Trainer's plan chooses (TFX passes `train_steps` None).
+        train_args=tfx.proto.TrainArgs(num_steps=config.training.train_steps or 0),
         custom_config=config.trainer_custom_config())
 
     fid_evaluator = FidEvaluator(

@@ -48,7 +48,7 @@ def run_flags(root) -> list[str]:
             "--fid-samples", "300", "--compressed-precisions", "float16,int8",
             "--compressed-fid-tolerance", "1e9"] + [
         arg for option in ("log_every_steps=100", "sample_every_steps=100", "fid_every_steps=0",
-                           "ema_decay=0", "generator_learning_rate=2e-4",
+                           "ema_half_life_images=0", "generator_learning_rate=2e-4",
                            "discriminator_learning_rate=2e-4")
         for arg in ("--trainer-option", option)]
 

@@ -69,8 +69,9 @@ def test_compressed_copies_are_off_by_default_and_one_flag_turns_them_on(tmp_pat
     (["--batch-size", "0"], "error: --batch-size 0: batch_size must be at least 1, got 0"),
     (["--trainer-option", "loss=unknown"],
      "error: --trainer-option loss=unknown: unknown GAN loss 'unknown'; choose one of "),
-    (["--trainer-option", "ema_decay=abc"],
-     "error: --trainer-option ema_decay=abc: ema_decay takes a number (float), got 'abc'"),
+    (["--trainer-option", "ema_half_life_images=abc"],
+     "error: --trainer-option ema_half_life_images=abc: ema_half_life_images takes a number "
+     "(int), got 'abc'"),
     (["--trainer-option", "colour=red"],
      "error: --trainer-option colour=red: unknown Trainer setting 'colour'"),
     (["--max-rejected-fraction", "2"], "error: --max-rejected-fraction 2.0: "

@@ -14,7 +14,8 @@ from components import fid_evaluation
 from components.quality_gate import EvaluationConfig, EvaluationSettings
 from modules import domain_classifier, self_supervised
 from modules.checkpointing import NonFiniteTrainingError, checkpoint_directory
-from modules.data import fingerprint, split_file_patterns
+from modules.data import count_records, fingerprint, split_file_patterns
+from modules.export import read_metadata
 from modules.trainer import run_fn
 from modules.training_config import CHECKPOINT_ROOT_KEY, FID_CACHE_KEY, TrainerConfig
 from tests.training_worker import TINY
@@ -78,7 +79,7 @@ def test_a_diverged_run_stops_with_the_clear_error_and_writes_no_serving_model(t
 
 
 def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp_path,
-                                                               monkeypatch):
+                                                               monkeypatch, capsys):
     trainings = counted_trainings(monkeypatch, domain_classifier, "train_domain_classifier")
     locations = {CHECKPOINT_ROOT_KEY: str(tmp_path / "checkpoints"),
                  FID_CACHE_KEY: str(tmp_path / "fid_cache")}
@@ -88,6 +89,17 @@ def test_the_evaluator_loads_the_classifier_the_trainer_trained(transformed, tmp
     run_fn(args)
 
     assert len(trainings) == 1  # for best-snapshot selection
+    # The training plan: printed, and recorded with the exported model.
+    plan = read_metadata(args.serving_model_dir)["training_plan"]
+    choices = {choice["name"]: choice for choice in plan["choices"]}
+    assert plan["num_images"] == count_records(args.train_files)
+    assert choices["batch_size"] == {"name": "batch_size", "value": TINY["batch_size"],
+                                     "reason": "given"}
+    assert choices["ema_half_life_images"]["reason"] == "given"
+    assert choices["generator_learning_rate"]["reason"] != "given"
+    printed = capsys.readouterr().out
+    assert f"Training plan for {plan['num_images']} images of 8x8x1" in printed
+    assert "generator_learning_rate = 0.0001  (for 8 px images)" in printed
     # Where the cache lives does not change which checkpoint a run resumes from.
     settings = {k: v for k, v in args.custom_config.items() if k not in locations}
     assert os.listdir(checkpoint_directory(locations[CHECKPOINT_ROOT_KEY], settings, 20,

@@ -10,8 +10,11 @@ from modules.keras import keras
 from modules.trainer import build_gan, fixed_noise
 from modules.training_config import TrainerConfig
 
+# Every setting given, so nothing is left to the training plan.
 CONFIG = TrainerConfig(latent_dim=8, generator_filters=8, discriminator_filters=8, batch_size=16,
-                       steps_per_execution=1)
+                       steps_per_execution=1, train_steps=10, generator_learning_rate=2e-4,
+                       discriminator_learning_rate=2e-4, ema_half_life_images=0,
+                       diff_augment="off")
 
 
 def test_each_network_is_updated_by_its_own_optimizer():
@@ -62,15 +65,18 @@ def test_every_loss_and_the_r1_penalty_train(loss, r1_weight):
         assert np.all(np.isfinite(history.history[name]))
 
 
-def test_ema_generator_averages_weights_and_copies_batchnorm_statistics():
-    gan = build_gan(dataclasses.replace(CONFIG, ema_decay=0.9))
+@pytest.mark.parametrize("images_seen_before,decay", [
+    (1_000_000, 0.5 ** (16 / 32)),     # a step of 16 images at a half-life of 32 images
+    (0, 0.5 ** (16 / (0.05 * 16)))])   # ramp-up: at most 5% of the 16 images seen so far
+def test_ema_generator_averages_weights_by_half_life_and_copies_batchnorm_statistics(
+        images_seen_before, decay):
+    gan = build_gan(dataclasses.replace(CONFIG, ema_half_life_images=32))
+    gan.images_seen.assign(images_seen_before)
     start = [w.numpy().copy() for w in gan.generator.trainable_weights]
     real = np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 1)).astype(np.float32)
 
     gan.fit(real, batch_size=16, epochs=1, verbose=0)
 
-    # After the first step the warm-up decay is min(0.9, 2 / 11).
-    decay = 2.0 / 11.0
     for initial, weight, average in zip(start, gan.generator.trainable_weights,
                                         gan.ema_generator.trainable_weights):
         np.testing.assert_allclose(average.numpy(), decay * initial + (1 - decay) * weight.numpy(),
@@ -96,7 +102,12 @@ def test_discriminator_steps_and_spectral_normalization_and_diff_augment():
     assert np.all(np.isfinite(history.history["discriminator_loss"]))
 
 
-@pytest.mark.parametrize("field,value", [("diff_augment", "translation,zoom"), ("ema_decay", 1.0),
+def test_networks_are_built_only_from_a_planned_config():
+    with pytest.raises(ValueError, match="batch_size, generator_learning_rate.*not chosen"):
+        build_gan(dataclasses.replace(CONFIG, batch_size=None, generator_learning_rate=None))
+
+
+@pytest.mark.parametrize("field,value", [("diff_augment", "translation,zoom"), ("ema_half_life_images", -1),
                                          ("discriminator_steps", 0)])
 def test_invalid_stability_settings_fail_up_front(field, value):
     with pytest.raises(ValueError, match=field):

@@ -15,7 +15,7 @@ import numpy as np
 
 TINY = dict(latent_dim=8, generator_filters=8, discriminator_filters=8, batch_size=16,
             steps_per_execution=1, checkpoint_every_steps=20, log_every_steps=100,
-            sample_every_steps=10_000, ema_decay=0.99)
+            sample_every_steps=10_000, ema_half_life_images=1000)
 # Not a multiple of the batch size: batches run across epoch ends.
 IMAGE_COUNT = 250
 

@@ -1,0 +1,114 @@
+"""The training settings a user did not give, chosen from the data: the networks' width,
+the batch, the learning rates, the generator EMA's half-life, DiffAugment and the
+budget of images seen, from the image size, channels and number of training images.
+
+The rules were measured on this project's three kinds of data (`benchmarks.datasets`:
+8x8 digits, 32x32 RGB photo crops, 32x32 grayscale objects) on a 2-core CPU, where a
+run is meant to take about ten minutes of training. Every choice, given or chosen, is
+logged when training starts and recorded with the exported model (see `TrainingPlan`).
+Free of TensorFlow.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+from modules.training_config import NO_AUGMENTATION, TrainerConfig
+
+BATCH_SIZE = 64  # DCGAN's
+# The cost of an image grows with size² x width²: width 64 at 8 px costs what 16 costs at
+# 32 px. Narrower than 16 the networks stop learning textures.
+FULL_RESOLUTION_FILTERS = {8: 64, 16: 32}
+MIN_FILTERS = 16
+# Images seen in a run, by image size: about ten minutes on 2 CPU cores at the chosen
+# widths (digits ~500 images/s; 32 px ~200 images/s with DiffAugment).
+IMAGE_BUDGET = {8: 256_000, 16: 192_000}
+MIN_IMAGE_BUDGET = 128_000
+# The digits learn steadiest at half DCGAN's 2e-4; larger images at DCGAN's.
+LEARNING_RATE = {8: 1e-4}
+DCGAN_LEARNING_RATE = 2e-4
+# EMA half-life as a fraction of the budget (StyleGAN2-ADA's 10k images per 32 of batch,
+# about a tenth of a short run's budget).
+EMA_SHARE_OF_BUDGET = 0.1
+# DiffAugment (Zhao et al. 2020) pays off below tens of thousands of images; at 8 px a
+# 4x4 cutout hides half a digit and a one-pixel shift is an eighth of it.
+AUGMENT_BELOW_IMAGES = 20_000
+AUGMENT_MIN_SIZE = 16
+SMALL_DATA_AUGMENTATIONS = "translation,cutout"
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    name: str
+    value: Any
+    reason: str  # "given" for a setting the user set
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingPlan:
+    """A TrainerConfig with every setting filled in, and why each chosen one was."""
+
+    config: TrainerConfig
+    num_images: int
+    choices: tuple[Choice, ...]
+
+    def lines(self) -> list[str]:
+        spec = self.config.image_spec
+        return [f"Training plan for {self.num_images} images of {spec.size}x{spec.size}x"
+                f"{spec.channels}:"] + [f"  {choice.name} = {choice.value}  ({choice.reason})"
+                                        for choice in self.choices]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"num_images": self.num_images,
+                "choices": [dataclasses.asdict(choice) for choice in self.choices]}
+
+
+def _by_size(table: dict[int, Any], size: int, larger: Any) -> Any:
+    return table.get(size, larger) if size <= max(table) else larger
+
+
+def plan_training(config: TrainerConfig, num_images: int) -> TrainingPlan:
+    """`config` with the settings it leaves to the data (None) chosen for `num_images`
+    training images of its image spec."""
+    if num_images < 1:
+        raise ValueError("there are no training images")
+    size, shape = config.image_size, f"{config.image_size} px images"
+    chosen: dict[str, tuple[Any, str]] = {}
+
+    def choose(name: str, value: Any, reason: str) -> Any:
+        given = getattr(config, name)
+        if given is not None:
+            chosen[name] = (given, "given")
+            return given
+        chosen[name] = (value, reason)
+        return value
+
+    filters = _by_size(FULL_RESOLUTION_FILTERS, size, MIN_FILTERS)
+    choose("generator_filters", filters, f"for {shape}")
+    choose("discriminator_filters", filters, f"for {shape}")
+    batch_size = choose("batch_size", BATCH_SIZE, "DCGAN's")
+    rate = _by_size(LEARNING_RATE, size, DCGAN_LEARNING_RATE)
+    choose("generator_learning_rate", rate, f"for {shape}")
+    choose("discriminator_learning_rate", rate, f"for {shape}")
+    budget = _by_size(IMAGE_BUDGET, size, MIN_IMAGE_BUDGET)
+    images_per_step = batch_size * config.discriminator_steps
+    steps = choose("train_steps", math.ceil(budget / images_per_step),
+                   f"{budget:,} images for {shape}, {images_per_step} per step")
+    half_life = int(EMA_SHARE_OF_BUDGET * steps * images_per_step)
+    choose("ema_half_life_images", half_life,
+           f"a tenth of the {steps * images_per_step:,} images of the run")
+    small = num_images < AUGMENT_BELOW_IMAGES
+    if small and size >= AUGMENT_MIN_SIZE:
+        augment = (SMALL_DATA_AUGMENTATIONS, f"fewer than {AUGMENT_BELOW_IMAGES:,} images")
+    elif small:
+        augment = (NO_AUGMENTATION, f"images of {size} px: too small to shift or cut")
+    else:
+        augment = (NO_AUGMENTATION, f"{AUGMENT_BELOW_IMAGES:,} images or more")
+    choose("diff_augment", *augment)
+    unknown = set(config.chosen_from_data) - set(chosen)
+    if unknown:
+        raise ValueError(f"no rule chooses {sorted(unknown)}")
+    resolved = dataclasses.replace(config, **{name: value for name, (value, _) in chosen.items()})
+    return TrainingPlan(resolved, num_images, tuple(
+        Choice(name, value, reason) for name, (value, reason) in chosen.items()))
