@@ -2,8 +2,9 @@
 VENV_PYTHON := .venv/bin/python
 RUN_ARGS ?=
 PYTEST_ARGS ?=
-# Every module in benchmarks/ is a benchmark: `python -m benchmarks.<name>`.
-BENCHMARKS := $(filter-out __init__ timing datasets,$(basename $(notdir $(wildcard benchmarks/*.py))))
+# Every module in benchmarks/ is a benchmark: `python -m benchmarks.<name>` (rescore reads a
+# finished run instead).
+BENCHMARKS := $(filter-out __init__ timing datasets rescore,$(basename $(notdir $(wildcard benchmarks/*.py))))
 
 .PHONY: setup run test bench lock clean
 

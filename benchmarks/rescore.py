@@ -1,0 +1,64 @@
+"""A finished run's pushed generator scored with each FID extractor trained on the run's
+data, exactly as the FidEvaluator scores (its splits, sample count and seed), each beside
+its own real-vs-real floor: a second opinion on the gate's figure.
+
+    .venv/bin/python -m benchmarks.rescore [--output-dir outputs]
+
+Reads the newest Transform output under the run's pipeline root and the newest version
+in its serving folder (`make run`'s defaults); extractors are trained once into a
+scratch cache (the run's own cache is not touched).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import glob
+import os
+import tempfile
+
+import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
+
+from components import fid_evaluation
+from components.quality_gate import EvaluationConfig
+from modules.trained_extractors import TRAINED_EXTRACTORS
+from pipeline.configs import PipelineConfig
+
+
+def newest(pattern: str) -> str:
+    paths = glob.glob(pattern)
+    if not paths:
+        raise SystemExit(f"nothing matches {pattern}: run the pipeline first")
+    return max(paths, key=os.path.getmtime)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output-dir", default=PipelineConfig().output_dir)
+    args = parser.parse_args()
+    config = PipelineConfig(output_dir=args.output_dir,
+                            serving_dir=os.path.join(args.output_dir, "serving_model"))
+    transform = os.path.join(config.pipeline_root, "Transform")
+    examples = newest(os.path.join(transform, "transformed_examples", "*"))
+    graph = newest(os.path.join(transform, "transform_graph", "*"))
+    model = newest(os.path.join(config.serving_dir, "[0-9]*"))
+    print(f"generator {model}\nexamples {examples}")
+    with tempfile.TemporaryDirectory() as scratch:
+        for extractor in TRAINED_EXTRACTORS:
+            settings = dataclasses.replace(config.evaluation, extractor=extractor)
+            try:
+                result = fid_evaluation.evaluate(
+                    examples, graph, model,
+                    EvaluationConfig(settings, seed=config.training.seed,
+                                     cache_dir=os.path.join(scratch, "cache")),
+                    os.path.join(scratch, extractor))
+            except ValueError as error:  # e.g. the domain classifier on unlabeled images
+                print(f"  {extractor:18s} not scored: {error}")
+                continue
+            print(f"  {extractor:18s} FID {result.fid:.4f} = {result.fid_ratio:.2f}x the floor "
+                  f"{result.fid_real_floor:.4f}; precision {result.precision:.3f}, recall "
+                  f"{result.recall:.3f} ({result.extractor_feature_dim}-d features, "
+                  f"{result.num_generated} samples)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
