@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import datasets
-from components import extractors, fid_evaluation
+from components.evaluation import extractors
+from components.evaluation import scoring as fid_evaluation
 from modules import metrics
 from modules.data import ImageStream
 from modules.domain_classifier import TrainingImages
@@ -37,7 +38,7 @@ from modules.images import from_uint8, to_uint8
 from modules.keras import keras
 from modules.snapshot_selection import CheapFid
 from modules.trainer import train
-from components.quality_gate import EvaluationConfig, EvaluationSettings
+from components.evaluation.gate import EvaluationConfig, EvaluationSettings
 from pipeline.configs import PipelineConfig
 
 

@@ -11,7 +11,7 @@ import glob
 import os
 from typing import Callable
 
-from components.quality_gate import EvaluationResult
+from components.evaluation.gate import EvaluationResult
 from pipeline import bundled_data, configs, flags, preflight, run_output
 
 RUNNERS = ("local", "beam")
@@ -58,7 +58,7 @@ def parse_args(argv=None) -> LocalRun:
         if data_dir is not None and not tfds and not os.path.isdir(data_dir):
             parser.exit(2, f"error: --data-dir {data_dir}: the folder does not exist\n")
         if data_dir is None and tfds:
-            from components.tfds_source import default_data_dir
+            from components.ingest.tfds_source import default_data_dir
 
             data_dir = default_data_dir()
         config = flags.pipeline_config(
@@ -82,7 +82,7 @@ def run(config: configs.PipelineConfig, runner: str = "local",
     ingest = config.ingest
     if ingest.input_format == "tfds":
         # Before TFX's ExampleGen driver, which would only say that no file matches.
-        from components.tfds_source import resolve
+        from components.ingest.tfds_source import resolve
 
         resolve(ingest.tfds_name, config.data_dir, ingest.tfds_splits, ingest.image_feature,
                 ingest.label_feature)
@@ -140,7 +140,7 @@ def summarize(config: configs.PipelineConfig) -> str:
 
 def _serving_line(serving_dir: str, blessed: bool) -> str:
     """What this run pushed, and which version TF Serving serves (the highest number)."""
-    from components.push import served_version
+    from components.push.serving_folder import served_version
 
     version = served_version(serving_dir)
     served = (f"version {version} ({os.path.join(serving_dir, str(version))})"

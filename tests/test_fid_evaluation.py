@@ -13,8 +13,14 @@ import pytest
 import tensorflow as tf
 from scipy import linalg
 
-from components import evaluation_report, extractors, fid_evaluation, push
-from components.quality_gate import (Baseline, EvaluationConfig, EvaluationResult,
+from components.evaluation import report as evaluation_report
+
+from components.evaluation import extractors
+
+from components.evaluation import scoring as fid_evaluation
+
+from components.push import serving_folder as push
+from components.evaluation.gate import (Baseline, EvaluationConfig, EvaluationResult,
                                      EvaluationSettings, GateConfig, Measurements, decide)
 from modules import domain_classifier, metrics
 from modules.export import export_generator

@@ -6,23 +6,23 @@ import sys
 
 import pytest
 
-from components import push
+from components.push import serving_folder as push
 from kubeflow.settings import KubeflowSettings, Resources, VolumeMount
 from pipeline import configs
 from tests.kubeflow_package import BEAM_ARGS, CPU_IMAGE, GPU_IMAGE
 
 TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 EXECUTOR_CLASSES = {
-    "FileBasedExampleGen": "components.image_example_gen.ImageExampleGenExecutor",
+    "FileBasedExampleGen": "components.ingest.component.ImageExampleGenExecutor",
     "StatisticsGen": "tfx.components.statistics_gen.executor.Executor",
     "SchemaGen": "tfx.components.schema_gen.executor.Executor",
-    "ConstrainedSchema": "components.data_validation.ConstrainedSchema_Executor",
+    "ConstrainedSchema": "components.validation.component.ConstrainedSchema_Executor",
     "ExampleValidator": "tfx.components.example_validator.executor.Executor",
-    "AnomaliesGate": "components.data_validation.AnomaliesGate_Executor",
+    "AnomaliesGate": "components.validation.component.AnomaliesGate_Executor",
     "Transform": "tfx.components.transform.executor.Executor",
     "Trainer": "tfx.components.trainer.executor.GenericExecutor",
-    "FidEvaluator": "components.fid_evaluator.FidEvaluator_Executor",
-    "GeneratorPusher": "components.generator_pusher.GeneratorPusher_Executor",
+    "FidEvaluator": "components.evaluation.component.FidEvaluator_Executor",
+    "GeneratorPusher": "components.push.component.GeneratorPusher_Executor",
 }
 
 

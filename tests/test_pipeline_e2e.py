@@ -7,11 +7,11 @@ import sys
 
 import pytest
 
-from components import push
+from components.push import serving_folder as push
 from tests.metadata_store import node_executions
 from pipeline import bundled_data, configs, run_local
-from components.ingest_config import IngestSettings
-from components.quality_gate import EvaluationSettings, GateConfig
+from components.ingest.settings import IngestSettings
+from components.evaluation.gate import EvaluationSettings, GateConfig
 from modules.images import ImageSpec
 from modules.training_config import TrainerConfig
 
@@ -209,7 +209,7 @@ def test_editing_the_report_code_reruns_only_evaluation_and_push(pipeline_run, t
     edited = tmp_path / "project"
     for package in code_version.PROJECT_PACKAGES:
         shutil.copytree(code_version.PROJECT_ROOT / package, edited / package)
-    with open(edited / "components" / "evaluation_report.py", "a") as source:
+    with open(edited / "components" / "evaluation" / "report.py", "a") as source:
         source.write("\n# an edit to the report's code\n")
     checkpoints_before = sorted(os.listdir(pipeline_run.checkpoint_root))
     monkeypatch.setattr(code_version, "PROJECT_ROOT", edited)
@@ -305,7 +305,7 @@ def test_three_images_that_leave_the_eval_split_empty_end_in_one_message(tmp_pat
     import tensorflow as tf
     from PIL import Image
 
-    from components.ingest_beam import split_of
+    from components.ingest.beam_job import split_of
     from modules import features
 
     def goes_to_train(name):  # TFX's hash split of the path, 80 of 100 buckets for train

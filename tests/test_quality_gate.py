@@ -14,8 +14,8 @@ import tensorflow as tf
 
 from benchmarks import datasets
 from benchmarks.gate_calibration import average_pooling_extractor
-from components import fid_evaluation
-from components.quality_gate import (EvaluationConfig, EvaluationResult, EvaluationSettings,
+from components.evaluation import scoring as fid_evaluation
+from components.evaluation.gate import (EvaluationConfig, EvaluationResult, EvaluationSettings,
                                      GateConfig)
 from modules.export import export_generator
 from modules.keras import keras

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from components import push
+from components.push import serving_folder as push
 from modules.export import export_compressed, export_generator, metadata_asset_path
 from modules.images import ImageSpec
 from modules.networks import build_generator

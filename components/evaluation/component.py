@@ -1,8 +1,8 @@
 """The FID evaluation component: blesses the trained generator or rejects it."""
 import os
 
-from components import fid_evaluation
-from components.quality_gate import EvaluationConfig, EvaluationSettings
+from components.evaluation import scoring
+from components.evaluation.gate import EvaluationConfig, EvaluationSettings
 from components.tfx_types import (SERVING_MODEL_SUBDIR, InputArtifact, OutputArtifact, Parameter,
                                   artifacts, component)
 
@@ -39,10 +39,10 @@ def FidEvaluator(
     del code_version
     config = EvaluationConfig(EvaluationSettings.from_json(settings), seed=seed,
                               cache_dir=cache_dir, serving_dir=serving_dir)
-    result = fid_evaluation.evaluate(
+    result = scoring.evaluate(
         transformed_examples.uri, transform_graph.uri,
         os.path.join(model.uri, SERVING_MODEL_SUBDIR), config, evaluation.uri)
-    fid_evaluation.write_blessing(blessing.uri, result.blessed)
+    scoring.write_blessing(blessing.uri, result.blessed)
     blessing.set_int_custom_property("blessed", int(result.blessed))
     blessing.set_string_custom_property("deciding_condition", result.deciding_condition)
     blessing.set_string_custom_property("reason", result.reason)

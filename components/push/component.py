@@ -4,9 +4,9 @@ import os
 
 from absl import logging
 
-from components import push
-from components.fid_evaluation import METRICS_FILE
-from components.push_config import PushSettings
+from components.push import serving_folder as push
+from components.evaluation.scoring import METRICS_FILE
+from components.push.settings import PushSettings
 from components.tfx_types import (SERVING_MODEL_SUBDIR, InputArtifact, OutputArtifact, Parameter,
                                   artifacts, component)
 

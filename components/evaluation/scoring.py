@@ -1,7 +1,7 @@
 """Scores a trained generator against the held-out eval split and decides whether to bless it.
 
 Plain functions over artifact paths, so they are testable without TFX; the TFX
-component in `components.fid_evaluator` is a thin wrapper around `evaluate`.
+component in `components.evaluation.component` is a thin wrapper around `evaluate`.
 
 The baseline is the generator being served now, found in the serving folder
 (no TFX Resolver, which open-source Kubeflow cannot run): its recorded metrics
@@ -20,9 +20,11 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 
-from components import evaluation_report, push
-from components.extractors import FeatureExtractor, build_extractor
-from components.quality_gate import (Baseline, EvaluationConfig, EvaluationResult,
+from components.evaluation import report
+
+from components.push import serving_folder as push
+from components.evaluation.extractors import FeatureExtractor, build_extractor
+from components.evaluation.gate import (Baseline, EvaluationConfig, EvaluationResult,
                                      Measurements, decide, finite_or_none)
 from modules import data, metrics
 from modules.export import (IMAGES_OUTPUT, NOISE_INPUT, SERVING_SIGNATURE, export_compressed,
@@ -198,7 +200,7 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
                          (REAL_GRID_FILE, real[grid_sample])):
         write_png(os.path.join(evaluation_dir, name), viewable_grid(pixels))
     with tf.io.gfile.GFile(os.path.join(evaluation_dir, REPORT_FILE), "w") as out:
-        out.write(evaluation_report.render(result, real[grid_sample], generated[:GRID_IMAGES],
+        out.write(report.render(result, real[grid_sample], generated[:GRID_IMAGES],
                                            train))
     logging.info("FID evaluation: %s", result.verdict)
     return result
