@@ -13,15 +13,13 @@ import pytest
 import tensorflow as tf
 from scipy import linalg
 
-from components.evaluation import report as evaluation_report
-
 from components.evaluation import extractors
-
+from components.evaluation import report as evaluation_report
 from components.evaluation import scoring as fid_evaluation
-
+from components.evaluation.gate import (Baseline, EvaluationConfig, EvaluationSettings,
+                                        GateConfig, Measurements, decide)
+from components.evaluation.result import EvaluationResult
 from components.push import serving_folder as push
-from components.evaluation.gate import (Baseline, EvaluationConfig, EvaluationResult,
-                                     EvaluationSettings, GateConfig, Measurements, decide)
 from modules import domain_classifier, metrics
 from modules.export import export_generator
 from modules.fid_cache import FidCache, pixels_fingerprint
@@ -356,9 +354,9 @@ def test_compressed_copies_are_scored_like_the_model(served, tmp_path):
     original = metrics.fid(real, extractor.features(fid_evaluation.generate(model_dir, 80, 0)))
     assert set(scored) == {"float16", "int8"}
     for precision, result in scored.items():
-        assert result["fid"] == pytest.approx(original, rel=0.05), precision
-        assert result["fid_refusal"] is None
-        assert os.path.isfile(os.path.join(result["path"], "saved_model.pb"))
+        assert result.fid == pytest.approx(original, rel=0.05), precision
+        assert result.fid_refusal is None
+        assert os.path.isfile(os.path.join(result.path, "saved_model.pb"))
     with pytest.raises(ValueError, match="unknown compressed precision"):
         EvaluationSettings(compressed_precisions=("int4",))
 

@@ -12,6 +12,7 @@ from tests.metadata_store import node_executions
 from pipeline import bundled_data, configs, run_local
 from components.ingest.settings import IngestSettings
 from components.evaluation.gate import EvaluationSettings, GateConfig
+from components.evaluation.result import read_result
 from modules.images import ImageSpec
 from modules.training_config import TrainerConfig
 
@@ -167,6 +168,33 @@ def test_every_component_ran_and_the_generator_was_blessed_and_pushed(pipeline_r
     assert os.listdir(os.path.join(model_run.uri, "samples"))
     assert any(name.startswith("events.out.tfevents") for _, _, names in os.walk(model_run.uri)
                for name in names)
+
+
+@pytest.mark.e2e
+def test_ml_metadata_records_the_extractor_that_scored_the_model(make_run):
+    """The domain classifier lives in the FID cache, outside the pipeline root: the
+    evaluation and the blessing say which one scored the model, and the summary shows it."""
+    from modules.trained_extractors import fid_dim
+
+    config, completed, _ = make_run
+    store, _ = node_executions(config.metadata_path)
+    evaluation = store.get_artifacts_by_type("ModelEvaluation")[0]
+    blessing = store.get_artifacts_by_type("ModelBlessing")[0]
+    result = read_result(evaluation.uri)
+    name, _, key = result.extractor.partition(":")
+    assert name == "domain_classifier" and key
+    # Its cache entry (the classifier's weights) is named by that key.
+    assert any(key in entry for entry in os.listdir(config.fid_cache_dir))
+    for artifact in (evaluation, blessing):
+        recorded = artifact.custom_properties
+        assert recorded["extractor"].string_value == result.extractor
+        assert (recorded["extractor_feature_dim"].int_value == result.extractor_feature_dim
+                == fid_dim(name, config.image))
+        assert recorded["extractor_cache_dir"].string_value == config.fid_cache_dir
+        assert 0 < recorded["extractor_holdout_accuracy"].double_value <= 1
+    assert f"FID extractor:      {result.extractor} ({result.extractor_feature_dim} " \
+           f"features, held-out accuracy" in completed.stdout
+    assert f"FID cache:          {config.fid_cache_dir}" in completed.stdout
 
 
 @pytest.mark.e2e

@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from components.evaluation.gate import EvaluationResult, EvaluationSettings
+from components.evaluation.gate import EvaluationSettings
+from components.evaluation.result import EvaluationResult
 from modules.trainer import run_fn
 from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
 from tests.test_trainer_run_fn import fn_args

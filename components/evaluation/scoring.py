@@ -21,11 +21,11 @@ import tensorflow_transform as tft
 from absl import logging
 
 from components.evaluation import report
-
-from components.push import serving_folder as push
 from components.evaluation.extractors import FeatureExtractor, build_extractor
-from components.evaluation.gate import (Baseline, EvaluationConfig, EvaluationResult,
-                                     Measurements, decide, finite_or_none)
+from components.evaluation.gate import Baseline, EvaluationConfig, Measurements, decide
+from components.evaluation.result import (METRICS_FILE, REPORT_FILE, CompressedScore,
+                                          EvaluationResult, finite_or_none)
+from components.push import serving_folder
 from modules import data, metrics
 from modules.export import (IMAGES_OUTPUT, NOISE_INPUT, SERVING_SIGNATURE, export_compressed,
                             read_metadata)
@@ -33,8 +33,6 @@ from modules.metrics import resolve_extractor
 from modules.fid_cache import FidCache, pixels_fingerprint, sha256_hex
 from modules.images import to_uint8, viewable_grid, write_png
 
-METRICS_FILE = "metrics.json"
-REPORT_FILE = "report.html"
 GENERATED_GRID_FILE = "generated_grid.png"
 REAL_GRID_FILE = "real_grid.png"
 BLESSED_FILE = "BLESSED"
@@ -100,22 +98,21 @@ def served_baseline(config: EvaluationConfig, comparison: dict, extractor: Featu
                     real_features: np.ndarray, count: int) -> Baseline:
     """The served generator's FID, measured the same way as the candidate's (`count`
     samples)."""
-    version = push.served_version(config.serving_dir) if config.serving_dir else None
-    if version is None:
+    served = serving_folder.served(config.serving_dir) if config.serving_dir else None
+    if served is None:
         return Baseline(None, None, "nothing is served yet")
-    recorded = push.read_version_file(config.serving_dir, version, push.EVALUATION_FILE) or {}
-    if recorded.get("comparison") == comparison and recorded.get("fid") is not None:
-        return Baseline(version, float(recorded["fid"]),
-                        f"recorded when version {version} was pushed")
-    served = generate(os.path.join(config.serving_dir, str(version)), count, config.seed)
-    fid, _ = metrics.fid_or_refusal(real_features, extractor.features(served))
-    return Baseline(version, fid, f"version {version} re-scored now: its recorded metrics "
-                                  f"were measured differently")
+    fid = EvaluationResult.comparable_fid(served.evaluation, comparison)
+    if fid is not None:
+        return Baseline(served.version, fid, f"recorded when version {served.version} was pushed")
+    images = generate(served.path, count, config.seed)
+    fid, _ = metrics.fid_or_refusal(real_features, extractor.features(images))
+    return Baseline(served.version, fid, f"version {served.version} re-scored now: its "
+                                         f"recorded metrics were measured differently")
 
 
 def score_compressed(serving_model_dir: str, evaluation_dir: str, config: EvaluationConfig,
                      count: int, extractor: FeatureExtractor,
-                     real_features: np.ndarray) -> dict:
+                     real_features: np.ndarray) -> dict[str, CompressedScore]:
     """Writes each reduced-precision copy of the generator and its FID, measured exactly
     as the float32 generator's (same noise, extractor and real features)."""
     compressed = {}
@@ -124,8 +121,7 @@ def score_compressed(serving_model_dir: str, evaluation_dir: str, config: Evalua
         export_compressed(serving_model_dir, path, precision)
         images = generate(path, count, config.seed)
         fid, refusal = metrics.fid_or_refusal(real_features, extractor.features(images))
-        compressed[precision] = {"fid": finite_or_none(fid), "fid_refusal": refusal,
-                                 "path": path}
+        compressed[precision] = CompressedScore(finite_or_none(fid), refusal, path)
     return compressed
 
 

@@ -1,1 +1,2 @@
-"""Ingest: the image ExampleGen (`component`), its Beam job, image decoding, the TFDS source, the report and the settings."""
+"""Ingest: the image ExampleGen (`component`), its Beam job, image decoding, the TFDS
+source, the ingestion report and the stage's settings."""

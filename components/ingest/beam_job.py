@@ -24,7 +24,7 @@ import tensorflow as tf
 import tqdm
 
 from components.ingest.decoding import (CORRUPT, NOT_AN_IMAGE, UNREADABLE, Rejection,
-                                       image_to_example)
+                                        image_to_example)
 from components.ingest.settings import IngestOptions
 from components.ingest.report import rejection_to_json_line
 from components.ingest.tfds_source import UNLABELED, TfdsShard, resolve
