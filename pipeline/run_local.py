@@ -157,15 +157,17 @@ def _serving_line(serving_dir: str, blessed: bool) -> str:
 def main(argv=None) -> None:
     local = parse_args(argv)
     output = run_output.RunOutput(local.config.output_dir, local.verbose)
-    failure = None
+    failure = summary = None
     with output.routed():
         try:
             run(local.config, local.runner, output.say)
         except Exception as error:  # noqa: BLE001  (every failure ends in one message)
             failure = output.fail(error)
+        else:
+            summary = summarize(local.config)  # ML Metadata's own log lines go to the log
     if failure:
         raise SystemExit(failure)
-    output.say("\n" + summarize(local.config))
+    output.say("\n" + summary)
 
 
 if __name__ == "__main__":
