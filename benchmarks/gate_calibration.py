@@ -28,7 +28,8 @@ import numpy as np
 import tensorflow as tf
 
 from benchmarks import datasets
-from components import extractors, fid_evaluation
+from components.evaluation import extractors
+from components.evaluation import scoring
 from modules import metrics
 from modules.data import ImageStream
 from modules.domain_classifier import TrainingImages
@@ -38,7 +39,7 @@ from modules.keras import keras
 from modules.snapshot_selection import CheapFid
 from modules.trainer import train
 from modules.training_plan import plan_training
-from components.quality_gate import EvaluationConfig, EvaluationSettings
+from components.evaluation.gate import EvaluationConfig, EvaluationSettings
 from pipeline.configs import PipelineConfig
 
 
@@ -110,7 +111,7 @@ def report(kind: str, extractor: extractors.FeatureExtractor, train_pixels: np.n
           f"floor {floor:.4f}")
     print(f"  {'generator':40s} {'FID/floor':>10s} {'precision':>10s} {'recall':>8s}")
     for name, pixels in samples.items():
-        scores = fid_evaluation.score(real, extractor.features(pixels[:count]), config)
+        scores = scoring.score(real, extractor.features(pixels[:count]), config)
         ratio = "refused" if scores.fid is None else f"{scores.fid / floor:9.2f}x"
         print(f"  {name:40s} {ratio:>10s} {scores.precision_recall.precision:10.3f} "
               f"{scores.precision_recall.recall:8.3f}", flush=True)

@@ -30,7 +30,7 @@ import time
 import numpy as np
 from PIL import Image
 
-from components.ingest_config import IngestOptions
+from components.ingest.settings import IngestOptions
 from modules.images import ImageSpec
 
 SIZES = ((96, 72), (128, 128), (160, 90), (64, 96))
@@ -56,7 +56,7 @@ def plain_loop(root: pathlib.Path, output: pathlib.Path, options: IngestOptions)
     """The same decode, normalize and encode as ingest, in one process, written to one file."""
     import tensorflow as tf
 
-    from components.image_decoding import image_to_example
+    from components.ingest.decoding import image_to_example
 
     written = 0
     with tf.io.TFRecordWriter(str(output), options="GZIP") as writer:
@@ -73,7 +73,7 @@ def plain_loop(root: pathlib.Path, output: pathlib.Path, options: IngestOptions)
 
 def beam_ingest(root: pathlib.Path, output: pathlib.Path, options: IngestOptions,
                 beam_args: list[str]) -> int:
-    from components.image_example_gen import run_ingest
+    from components.ingest.component import run_ingest
 
     examples = run_ingest(str(root), str(output), options, beam_args)
     return sum(examples.get_custom_property(f"examples_written_{split}")
@@ -91,7 +91,7 @@ def peak_rss_mib() -> float:
 
 def measure_memory(root: pathlib.Path, output: pathlib.Path, options: IngestOptions) -> dict:
     """Peak RSS of an in-process ingest of `root`; meant to run alone in a fresh process."""
-    import components.image_example_gen  # noqa: F401  (TFX: part of the baseline)
+    import components.ingest.component  # noqa: F401  (TFX: part of the baseline)
 
     before = peak_rss_mib()
     written = beam_ingest(root, output, options, ["--runner=FnApiRunner"])
@@ -133,7 +133,7 @@ def timed(function, *args) -> tuple[int, float]:
 def throughput_table(scratch: pathlib.Path, images: int, workers: int,
                      options: IngestOptions) -> None:
     generate_folder(scratch / "images", images)
-    import components.image_example_gen  # noqa: F401  (TFX import, not timed)
+    import components.ingest.component  # noqa: F401  (TFX import, not timed)
 
     results = {"plain loop (1 process)": timed(plain_loop, scratch / "images",
                                                scratch / "loop.tfrecord.gz", options)}

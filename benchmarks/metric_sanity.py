@@ -5,7 +5,7 @@ every kind of data? Measured, in units of the real-vs-real floor.
 
 For each data kind of `benchmarks.datasets` (digits, rgb_photos, gray_objects) the images
 are split as the pipeline splits them (80% training, 20% held out). Each extractor is built
-from the training split through the evaluator's own code (`components.extractors`): the
+from the training split through the evaluator's own code (`components.evaluation.extractors`): the
 domain classifier (labeled digits only), the self-supervised encoder, and two `saved_model`
 extractors, saved and loaded as a user's SavedModel is: the self-supervised encoder
 exported (a trained extractor from elsewhere) and a fixed random-init convolutional
@@ -31,7 +31,7 @@ import tensorflow as tf
 from scipy import ndimage
 
 from benchmarks import datasets
-from components.extractors import FeatureExtractor, TrainedExtractor, build_extractor
+from components.evaluation.extractors import FeatureExtractor, TrainedExtractor, build_extractor
 from modules import metrics
 from modules.images import ImageSpec, from_uint8, to_uint8
 from modules.keras import keras

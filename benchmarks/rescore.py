@@ -18,8 +18,8 @@ import tempfile
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 
-from components import fid_evaluation
-from components.quality_gate import EvaluationConfig
+from components.evaluation import scoring
+from components.evaluation.gate import EvaluationConfig
 from modules.trained_extractors import TRAINED_EXTRACTORS
 from pipeline.configs import PipelineConfig
 
@@ -46,7 +46,7 @@ def main() -> None:
         for extractor in TRAINED_EXTRACTORS:
             settings = dataclasses.replace(config.evaluation, extractor=extractor)
             try:
-                result = fid_evaluation.evaluate(
+                result = scoring.evaluate(
                     examples, graph, model,
                     EvaluationConfig(settings, seed=config.training.seed,
                                      cache_dir=os.path.join(scratch, "cache")),

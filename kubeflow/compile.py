@@ -86,7 +86,7 @@ def compile_pipeline(settings: KubeflowSettings, package_path: str) -> list[dict
     """Writes the spec (and the platform document, if any) to `package_path`; returns them."""
     from tfx import v1 as tfx
 
-    from components.image_example_gen import FileBasedExampleGen
+    from components.ingest.component import FileBasedExampleGen
     from pipeline.pipeline import create_pipeline
 
     pipeline = create_pipeline(settings.pipeline)

@@ -16,7 +16,7 @@ import dataclasses
 import numpy as np
 from scipy import linalg, special
 
-# Feature extractors the evaluator can use (implemented in components/extractors.py).
+# Feature extractors the evaluator can use (implemented in components/evaluation/extractors.py).
 FID_EXTRACTORS = ("domain_classifier", "self_supervised", "inception", "saved_model")
 # The extractor setting's default: chosen once the labels are known (`resolve_extractor`).
 AUTO_EXTRACTOR = "auto"

@@ -1,7 +1,7 @@
 """Transform's `preprocessing_fn`: the ingested PNGs to float pixels, labels to ids.
 
 Ingest has already oriented, converted, squared and resized every image
-(`components.image_decoding`), so here a PNG of exactly the configured shape is
+(`components.ingest.decoding`), so here a PNG of exactly the configured shape is
 decoded and scaled. Runs once over the data in Beam, so the Trainer and the
 evaluator read ready-to-use float pixels and never decode images themselves.
 """

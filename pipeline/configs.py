@@ -5,10 +5,10 @@ import dataclasses
 import os
 import pathlib
 
-from components.ingest_config import IngestOptions, IngestSettings
-from components.push_config import PushSettings
-from components.quality_gate import EvaluationSettings
-from components.schema_rules import DataExpectations, ValidationSettings
+from components.ingest.settings import IngestOptions, IngestSettings
+from components.push.settings import PushSettings
+from components.evaluation.gate import EvaluationSettings
+from components.validation.schema_rules import DataExpectations, ValidationSettings
 from modules.images import IMAGE_KEY, ImageSpec
 from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
                                      TRAINING_CODE_VERSION_KEY, TrainerConfig)
@@ -23,10 +23,10 @@ DEFAULT_SERVING_DIR = DEFAULT_OUTPUT_DIR / "serving_model"
 PREPROCESSING_FN = "modules.preprocessing.preprocessing_fn"
 RUN_FN = "modules.trainer.run_fn"
 # The code each stage runs (see `pipeline.code_version`): its cache key.
-INGEST_MODULE = "components.image_example_gen"
-VALIDATION_MODULE = "components.data_validation"
-EVALUATION_MODULE = "components.fid_evaluator"
-PUSH_MODULE = "components.generator_pusher"
+INGEST_MODULE = "components.ingest.component"
+VALIDATION_MODULE = "components.validation.component"
+EVALUATION_MODULE = "components.evaluation.component"
+PUSH_MODULE = "components.push.component"
 # Exporting does not change training: editing it keeps the checkpoints.
 NOT_TRAINING_MODULES = ("modules.export",)
 
@@ -102,5 +102,5 @@ class PipelineConfig:
         return IngestOptions(self.image, self.ingest, self.report_dir)
 
     def data_expectations(self) -> DataExpectations:
-        """The schema's channel and size ranges (see `components.schema_rules`)."""
+        """The schema's channel and size ranges (see `components.validation.schema_rules`)."""
         return DataExpectations.for_channels(self.image.channels, self.validation)

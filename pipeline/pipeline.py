@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from tfx import v1 as tfx
 
-from components.data_validation import AnomaliesGate, ConstrainedSchema
-from components.fid_evaluator import FidEvaluator
-from components.generator_pusher import GeneratorPusher
-from components.image_example_gen import ImageExampleGen
+from components.validation.component import AnomaliesGate, ConstrainedSchema
+from components.evaluation.component import FidEvaluator
+from components.push.component import GeneratorPusher
+from components.ingest.component import ImageExampleGen
 from pipeline import configs
 from pipeline.code_version import code_version
 

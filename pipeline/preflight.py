@@ -37,13 +37,13 @@ class FolderFacts:
 
 def folder_facts(data_dir: str, train_fraction: float) -> FolderFacts:
     """Counts files and class subfolders, and assigns each file to its split exactly as
-    ingest does (`ingest_beam.split_of` on its relative path)."""
+    ingest does (`beam_job.split_of` on its relative path)."""
     import itertools
 
     import tensorflow as tf
 
-    from components import ingest_beam
-    from components.image_example_gen import split_output_config
+    from components.ingest import beam_job
+    from components.ingest.component import split_output_config
     from modules import features
 
     splits = split_output_config(train_fraction).split_config.splits
@@ -51,14 +51,14 @@ def folder_facts(data_dir: str, train_fraction: float) -> FolderFacts:
     eval_index = [split.name for split in splits].index("eval")
     files = eval_files = 0
     classes = set()
-    for path in ingest_beam._list_files(data_dir):  # noqa: SLF001  (ingest's own listing)
-        relative = ingest_beam._relative(path, data_dir)  # noqa: SLF001
+    for path in beam_job._list_files(data_dir):  # noqa: SLF001  (ingest's own listing)
+        relative = beam_job._relative(path, data_dir)  # noqa: SLF001
         files += 1
         if "/" in relative:
             classes.add(relative.split("/", 1)[0])
         example = tf.train.Example()
         example.features.feature[features.PATH].bytes_list.value.append(relative.encode())
-        if ingest_beam.split_of(example, len(splits), features.PATH, bucket_ends) \
+        if beam_job.split_of(example, len(splits), features.PATH, bucket_ends) \
                 == eval_index:
             eval_files += 1
     return FolderFacts(len(classes), files, eval_files)
@@ -77,7 +77,7 @@ def probe_feature_dim(config: configs.PipelineConfig, extractor: str) -> int | N
         return None
     import numpy as np
 
-    from components.extractors import ExtractorError, build_extractor
+    from components.evaluation.extractors import ExtractorError, build_extractor
 
     size, channels, path = config.image.size, config.image.channels, \
         config.evaluation.extractor_path

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import glob
 import os
 from typing import Callable
 
-from components.quality_gate import EvaluationResult
 from pipeline import bundled_data, configs, flags, preflight, run_output
 
 RUNNERS = ("local", "beam")
+# The nodes whose outputs the summary shows (`pipeline.pipeline`'s component ids).
+EVALUATOR_NODE = "FidEvaluator"
+TRAINER_NODE = "Trainer"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +59,7 @@ def parse_args(argv=None) -> LocalRun:
         if data_dir is not None and not tfds and not os.path.isdir(data_dir):
             parser.exit(2, f"error: --data-dir {data_dir}: the folder does not exist\n")
         if data_dir is None and tfds:
-            from components.tfds_source import default_data_dir
+            from components.ingest.tfds_source import default_data_dir
 
             data_dir = default_data_dir()
         config = flags.pipeline_config(
@@ -82,7 +83,7 @@ def run(config: configs.PipelineConfig, runner: str = "local",
     ingest = config.ingest
     if ingest.input_format == "tfds":
         # Before TFX's ExampleGen driver, which would only say that no file matches.
-        from components.tfds_source import resolve
+        from components.ingest.tfds_source import resolve
 
         resolve(ingest.tfds_name, config.data_dir, ingest.tfds_splits, ingest.image_feature,
                 ingest.label_feature)
@@ -117,51 +118,56 @@ def run(config: configs.PipelineConfig, runner: str = "local",
 
 
 def summarize(config: configs.PipelineConfig) -> str:
-    """Where this run's outputs are: the newest of each artifact under the pipeline root."""
-    def newest(pattern: str) -> str | None:
-        matches = glob.glob(os.path.join(config.pipeline_root, pattern))
-        return max(matches, key=os.path.getmtime) if matches else None
+    """Where this run's outputs are: the artifacts its evaluator and Trainer recorded in ML
+    Metadata, the evaluation's numbers and decision, and what is served."""
+    from components.evaluation.result import REPORT_FILE, read_result
+    from modules.trainer import SAMPLE_GRID_FILE
+    from pipeline.run_monitor import last_execution
+
+    def outputs(node: str) -> dict:
+        return last_execution(config.metadata_path, configs.PIPELINE_NAME, node)[1]
 
     lines = [f"ML Metadata:        {config.metadata_path}"]
-    result = None
-    metrics_path = newest("FidEvaluator/evaluation/*/metrics.json")
-    if metrics_path:
-        with open(metrics_path) as source:
-            result = EvaluationResult.from_json(source.read())
-        lines += [f"Evaluation report:  {os.path.join(os.path.dirname(metrics_path), 'report.html')}",
-                  *result.summary_lines()]
-    grid = newest("Trainer/model_run/*/sample_grid.png")
-    if grid:
-        lines.append(f"Sample grid:        {grid}")
-    lines.append(f"TensorBoard:        tensorboard --logdir {os.path.dirname(grid)}" if grid else "")
-    lines.append(_serving_line(config.serving_dir, blessed=bool(result and result.blessed)))
-    return "\n".join(line for line in lines if line)
+    evaluation = outputs(EVALUATOR_NODE)["ModelEvaluation"]
+    result = read_result(evaluation.uri)
+    lines += [f"Evaluation report:  {os.path.join(evaluation.uri, REPORT_FILE)}",
+              *result.summary_lines(),
+              "FID cache:          "
+              + evaluation.custom_properties["extractor_cache_dir"].string_value]
+    grid = os.path.join(outputs(TRAINER_NODE)["ModelRun"].uri, SAMPLE_GRID_FILE)
+    if os.path.isfile(grid):
+        lines += [f"Sample grid:        {grid}",
+                  f"TensorBoard:        tensorboard --logdir {os.path.dirname(grid)}"]
+    lines.append(_serving_line(config.serving_dir, blessed=result.blessed))
+    return "\n".join(lines)
 
 
 def _serving_line(serving_dir: str, blessed: bool) -> str:
     """What this run pushed, and which version TF Serving serves (the highest number)."""
-    from components.push import served_version
+    from components.push.serving_folder import served
 
-    version = served_version(serving_dir)
-    served = (f"version {version} ({os.path.join(serving_dir, str(version))})"
-              if version is not None else f"nothing (no version in {serving_dir})")
+    current = served(serving_dir)
+    serving = (f"version {current.version} ({current.path})" if current is not None
+               else f"nothing (no version in {serving_dir})")
     if blessed:
-        return f"Pushed generator:   {served}"
-    return f"Pushed generator:   nothing this run (not blessed); serving {served}"
+        return f"Pushed generator:   {serving}"
+    return f"Pushed generator:   nothing this run (not blessed); serving {serving}"
 
 
 def main(argv=None) -> None:
     local = parse_args(argv)
     output = run_output.RunOutput(local.config.output_dir, local.verbose)
-    failure = None
+    failure = summary = None
     with output.routed():
         try:
             run(local.config, local.runner, output.say)
         except Exception as error:  # noqa: BLE001  (every failure ends in one message)
             failure = output.fail(error)
+        else:
+            summary = summarize(local.config)  # ML Metadata's own log lines go to the log
     if failure:
         raise SystemExit(failure)
-    output.say("\n" + summarize(local.config))
+    output.say("\n" + summary)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ class ComponentMonitor(logging.Handler):
 
     def _finish_line(self, node: str, seconds: float) -> str:
         try:
-            state, outputs = self._last_execution(node)
+            state, outputs = last_execution(self.metadata_path, self.pipeline_name, node)
             result = describe_outputs(node, outputs)
         except Exception as error:  # the line must never fail the run it reports on
             logging.getLogger(__name__).warning("could not read %s's execution from ML "
@@ -72,27 +72,29 @@ class ComponentMonitor(logging.Handler):
         return (f"{self._prefix(node)} {state} in {_duration(seconds)}"
                 + (f": {result}" if result else ""))
 
-    def _last_execution(self, node: str):
-        """The state of the node's newest execution and its output artifacts by type name."""
-        from ml_metadata.metadata_store import metadata_store
-        from ml_metadata.proto import metadata_store_pb2
 
-        connection = metadata_store_pb2.ConnectionConfig()
-        connection.sqlite.filename_uri = self.metadata_path
-        connection.sqlite.connection_mode = (
-            metadata_store_pb2.SqliteMetadataSourceConfig.READONLY)
-        store = metadata_store.MetadataStore(connection)
-        context = store.get_context_by_type_and_name("node", f"{self.pipeline_name}.{node}")
-        execution = max(store.get_executions_by_context(context.id), key=lambda e: e.id)
-        state = {metadata_store_pb2.Execution.CACHED: "cached",
-                 metadata_store_pb2.Execution.COMPLETE: "done"}.get(
-            execution.last_known_state, "finished")
-        output_ids = [event.artifact_id for event in
-                      store.get_events_by_execution_ids([execution.id])
-                      if event.type in (metadata_store_pb2.Event.OUTPUT,
-                                        metadata_store_pb2.Event.DECLARED_OUTPUT)]
-        types = {t.id: t.name for t in store.get_artifact_types()}
-        return state, {types[a.type_id]: a for a in store.get_artifacts_by_id(output_ids)}
+def last_execution(metadata_path: str, pipeline_name: str, node: str
+                   ) -> tuple[str, dict]:
+    """The state of a node's newest execution ("done", "cached" or "finished") and its
+    output artifacts by type name."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(connection)
+    context = store.get_context_by_type_and_name("node", f"{pipeline_name}.{node}")
+    execution = max(store.get_executions_by_context(context.id), key=lambda e: e.id)
+    state = {metadata_store_pb2.Execution.CACHED: "cached",
+             metadata_store_pb2.Execution.COMPLETE: "done"}.get(
+        execution.last_known_state, "finished")
+    output_ids = [event.artifact_id for event in
+                  store.get_events_by_execution_ids([execution.id])
+                  if event.type in (metadata_store_pb2.Event.OUTPUT,
+                                    metadata_store_pb2.Event.DECLARED_OUTPUT)]
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    return state, {types[a.type_id]: a for a in store.get_artifacts_by_id(output_ids)}
 
 
 def describe_outputs(node: str, outputs: dict) -> str:

@@ -95,7 +95,5 @@ fi
 [ -x .venv/bin/python ] || "$uv" venv --quiet --python "$python" .venv
 "$uv" pip sync --quiet --python .venv/bin/python "$lock" \
   || fail "installing $lock into .venv failed (see uv's message above)."
-"$uv" pip install --quiet --python .venv/bin/python --no-deps -e . \
-  || fail "installing the project itself into .venv failed (see uv's message above)."
 echo "$want" > "$stamp"
 echo "setup: .venv ready"

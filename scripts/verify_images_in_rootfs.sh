@@ -43,8 +43,8 @@ print(\"Python\", sys.version.split()[0], \"| tfx\", tfx.__version__,
       \"| tensorflow\", tensorflow.__version__, \"| kfp\", kfp.__version__)
 print(\"kubeflow package:\", kubeflow.__file__)
 print(\"components package:\", components.__file__)'
-  echo '==> distributions that install a top-level kubeflow module:'
-  grep -l '^kubeflow/' \$VIRTUAL_ENV/lib/python3.*/site-packages/*.dist-info/RECORD
+  echo '==> distributions that install a top-level kubeflow module (none):'
+  ! grep -l '^kubeflow/' \$VIRTUAL_ENV/lib/python3.*/site-packages/*.dist-info/RECORD
   echo '==> the TFX container entrypoint, as KFP starts it:'
   python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor --help | sed -n 1,12p
   echo '==> the Kubeflow tests on the image stack:'

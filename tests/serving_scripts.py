@@ -72,7 +72,7 @@ BOUNDS = textwrap.dedent(r"""
 # allocate a version in the same second (the clock is pinned to make sure).
 CONCURRENT_PUSH = textwrap.dedent(r"""
     import json, os, sys, time
-    from components import push
+    from components.push import serving_folder as push
     model, base, go = sys.argv[1:4]
     open(f"{go}.ready.{os.getpid()}", "w").close()
     while not os.path.exists(go):

@@ -43,15 +43,17 @@ def test_a_closure_follows_imports_transitively_and_skips_what_is_excluded():
             "modules/__init__.py"} <= trainer
     assert not any(name.startswith("components/") for name in trainer)
     assert "modules/export.py" not in names("modules.trainer", exclude=("modules.export",))
-    assert "components/evaluation_report.py" in names(configs.EVALUATION_MODULE)
-    assert "components/evaluation_report.py" not in names(configs.INGEST_MODULE)
+    assert "components/evaluation/report.py" in names(configs.EVALUATION_MODULE)
+    assert "components/evaluation/report.py" not in names(configs.INGEST_MODULE)
 
 
 @pytest.mark.parametrize("edited, changed", [
-    ("components/evaluation_report.py", {"evaluation", "push"}),
+    # The pusher reads the evaluation record, not the code that scores or reports.
+    ("components/evaluation/report.py", {"evaluation"}),
+    ("components/evaluation/result.py", {"evaluation", "push"}),
     ("modules/export.py", {"trainer", "evaluation", "push"}),
     ("modules/gan.py", {"trainer", "checkpoints"}),
-    ("components/ingest_beam.py", {"ingest"}),
+    ("components/ingest/beam_job.py", {"ingest"}),
     ("modules/features.py", set(STAGES) | {"checkpoints"}),
 ])
 def test_an_edit_changes_the_keys_of_the_stages_that_run_it_and_no_other(

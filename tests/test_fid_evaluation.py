@@ -13,9 +13,14 @@ import pytest
 import tensorflow as tf
 from scipy import linalg
 
-from components import evaluation_report, extractors, fid_evaluation, push
-from components.quality_gate import (Baseline, EvaluationConfig, EvaluationResult,
-                                     EvaluationSettings, GateConfig, Measurements, decide)
+from components.evaluation import extractors
+from components.evaluation import report as evaluation_report
+from components.evaluation import scoring as fid_evaluation
+from components.evaluation.gate import (Baseline, EvaluationConfig, EvaluationSettings,
+                                        GateConfig, Measurements, decide)
+from components.evaluation.result import EvaluationResult
+from components.push import serving_folder as push
+from tests.evaluation_records import NOTHING_SERVED, recorded_result
 from modules import domain_classifier, metrics
 from modules.export import export_generator
 from modules.fid_cache import FidCache, pixels_fingerprint
@@ -108,7 +113,6 @@ def test_precision_recall_matches_brute_force_and_exposes_mode_collapse():
 
 
 GOOD = Measurements(fid=1.0, fid_refusal=None, fid_real_floor=0.5, precision=0.8, recall=0.6)
-NOTHING_SERVED = Baseline(None, None, "nothing is served yet")
 
 
 @pytest.mark.parametrize("measured,baseline,gate,blessed,deciding,phrase", [
@@ -350,28 +354,11 @@ def test_compressed_copies_are_scored_like_the_model(served, tmp_path):
     original = metrics.fid(real, extractor.features(fid_evaluation.generate(model_dir, 80, 0)))
     assert set(scored) == {"float16", "int8"}
     for precision, result in scored.items():
-        assert result["fid"] == pytest.approx(original, rel=0.05), precision
-        assert result["fid_refusal"] is None
-        assert os.path.isfile(os.path.join(result["path"], "saved_model.pb"))
+        assert result.fid == pytest.approx(original, rel=0.05), precision
+        assert result.fid_refusal is None
+        assert os.path.isfile(os.path.join(result.path, "saved_model.pb"))
     with pytest.raises(ValueError, match="unknown compressed precision"):
         EvaluationSettings(compressed_precisions=("int4",))
-
-
-def recorded_result(**measurements) -> EvaluationResult:
-    """A record as the evaluator writes it, for a collapsed generator by default."""
-    measured = Measurements(**{**dict(fid=3.08, fid_refusal=None, fid_real_floor=0.078,
-                                      precision=1.0, recall=0.0), **measurements})
-    decision = decide(measured, GateConfig(), NOTHING_SERVED)
-    return EvaluationResult(
-        fid=measured.fid, fid_refusal=measured.fid_refusal,
-        fid_real_floor=measured.fid_real_floor, fid_ratio=measured.fid_ratio, kid_mean=0.01,
-        kid_std=0.001, kid_subsets=10, kid_subset_size=100, precision=measured.precision,
-        recall=measured.recall, precision_recall_k=3, inception_score=None, num_generated=100,
-        num_real_eval=100, num_real_floor=100, extractor="pixels", extractor_feature_dim=64,
-        extractor_holdout_accuracy=None, comparison={"extractor": "pixels"}, gate=GateConfig(),
-        baseline_version=None, baseline_fid=None, baseline_source=NOTHING_SERVED.source,
-        checks=decision.checks, deciding_condition=decision.deciding,
-        blessed=decision.blessed, reason=decision.reason)
 
 
 def test_the_evaluation_record_round_trips_and_refuses_nan():

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from components.image_decoding import (CORRUPT, EMPTY, NOT_AN_IMAGE, TOO_MANY_PIXELS,
-                                       UNSUPPORTED, ImageRejected, Rejection, image_to_example,
-                                       label_of, normalize_image)
-from components.ingest_config import IngestOptions, IngestSettings
+from components.ingest.decoding import (CORRUPT, EMPTY, NOT_AN_IMAGE, TOO_MANY_PIXELS,
+                                        UNSUPPORTED, ImageRejected, Rejection, image_to_example,
+                                        label_of, normalize_image)
+from components.ingest.settings import IngestOptions, IngestSettings
 from tests.image_files import (animated_gif, encode, luma, noise, over_black, png16, png_header_only,
                          with_orientation)
 from modules import features

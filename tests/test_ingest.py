@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from components.ingest_config import IngestOptions, IngestSettings
+from components.ingest.settings import IngestOptions, IngestSettings
 from tests.image_files import CORPUS_MAX_PIXELS, encode, noise, write_corpus
 from modules import features
 from modules.images import ImageSpec
@@ -23,7 +23,7 @@ CORPUS_OPTIONS = IngestOptions(ImageSpec(8, 3), IngestSettings(
 
 def run_example_gen(input_base, output_uri, options, beam_args=IN_PROCESS):
     """The real executor; returns its Examples artifact and the report it wrote (even on failure)."""
-    from components.image_example_gen import run_ingest
+    from components.ingest.component import run_ingest
 
     report_path = os.path.join(output_uri, "ingestion_report.json")
     try:
@@ -107,8 +107,8 @@ def test_examples_go_to_the_split_tfx_would_choose_for_their_path():
     """Our writer keeps TFX's hash split, so no example changes split with it."""
     from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
 
-    from components.image_example_gen import split_output_config
-    from components.ingest_beam import split_of
+    from components.ingest.component import split_output_config
+    from components.ingest.beam_job import split_of
 
     split_config = split_output_config(0.8).split_config
     bucket_ends = [80, 100]
@@ -122,7 +122,7 @@ def test_examples_go_to_the_split_tfx_would_choose_for_their_path():
 
 
 def test_too_many_rejections_fail_the_run_with_one_message(corpus):
-    from components.ingestion_report import IngestionError
+    from components.ingest.report import IngestionError
 
     root, *_ = corpus
     with pytest.raises(IngestionError, match=r"9 of 27 inputs .* were rejected \(33.3%\), "
@@ -134,7 +134,7 @@ def test_too_many_rejections_fail_the_run_with_one_message(corpus):
 
 
 def test_a_folder_without_a_valid_image_fails_the_run(tmp_path):
-    from components.ingestion_report import IngestionError
+    from components.ingest.report import IngestionError
 
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "a.png").write_bytes(b"")
@@ -229,7 +229,7 @@ def test_a_chosen_split_of_an_array_record_dataset_with_a_damaged_shard(tmp_path
     version_dir = tmp_path / "data" / "tiny_shapes" / "1.0.0"
     cut = version_dir / "tiny_shapes-test.array_record-00001-of-00002"
     cut.write_bytes(cut.read_bytes()[:-10])  # ArrayRecord's footer: the shard is unreadable
-    from components.ingestion_report import IngestionError
+    from components.ingest.report import IngestionError
 
     # One image survives, so a split stays empty and the run stops; the report and the
     # examples written before that check are what this test reads.
@@ -284,7 +284,7 @@ def test_records_a_damaged_or_missing_tfds_shard_does_not_yield_are_rejected(tfd
 ])
 def test_a_tfds_dataset_that_is_not_there_as_asked_fails_with_one_message(
         tfds_dataset, tmp_path, change, message):
-    from components.ingestion_report import IngestionError
+    from components.ingest.report import IngestionError
 
     with pytest.raises(IngestionError, match=message) as failure:
         run_example_gen(tfds_dataset[0], tmp_path / "out",

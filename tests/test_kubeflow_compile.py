@@ -6,23 +6,25 @@ import sys
 
 import pytest
 
-from components import push
+from components.evaluation.result import METRICS_FILE
+from components.push import serving_folder as push
 from kubeflow.settings import KubeflowSettings, Resources, VolumeMount
 from pipeline import configs
+from tests.evaluation_records import recorded_result
 from tests.kubeflow_package import BEAM_ARGS, CPU_IMAGE, GPU_IMAGE
 
 TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
 EXECUTOR_CLASSES = {
-    "FileBasedExampleGen": "components.image_example_gen.ImageExampleGenExecutor",
+    "FileBasedExampleGen": "components.ingest.component.ImageExampleGenExecutor",
     "StatisticsGen": "tfx.components.statistics_gen.executor.Executor",
     "SchemaGen": "tfx.components.schema_gen.executor.Executor",
-    "ConstrainedSchema": "components.data_validation.ConstrainedSchema_Executor",
+    "ConstrainedSchema": "components.validation.component.ConstrainedSchema_Executor",
     "ExampleValidator": "tfx.components.example_validator.executor.Executor",
-    "AnomaliesGate": "components.data_validation.AnomaliesGate_Executor",
+    "AnomaliesGate": "components.validation.component.AnomaliesGate_Executor",
     "Transform": "tfx.components.transform.executor.Executor",
     "Trainer": "tfx.components.trainer.executor.GenericExecutor",
-    "FidEvaluator": "components.fid_evaluator.FidEvaluator_Executor",
-    "GeneratorPusher": "components.generator_pusher.GeneratorPusher_Executor",
+    "FidEvaluator": "components.evaluation.component.FidEvaluator_Executor",
+    "GeneratorPusher": "components.push.component.GeneratorPusher_Executor",
 }
 
 
@@ -117,7 +119,8 @@ def test_the_pusher_runs_through_the_tfx_entrypoint_from_its_compiled_command(
     (model_dir / "Format-Serving" / "saved_model.pb").write_bytes(b"a SavedModel's bytes")
     evaluation_dir = tmp_path / "evaluation"
     evaluation_dir.mkdir()
-    (evaluation_dir / "metrics.json").write_text(json.dumps({"fid": 1.5, "blessed": True}))
+    blessed = recorded_result(fid=1.5, fid_real_floor=1.0, precision=1.0, recall=1.0)
+    (evaluation_dir / METRICS_FILE).write_text(blessed.to_json())
     executor_input = kfp_executor_input(spec, "GeneratorPusher", tmp_path / "outputs", {
         "model": (model_dir, {}),
         "evaluation": (evaluation_dir, {"fid": 1.5}),

@@ -7,11 +7,12 @@ import sys
 
 import pytest
 
-from components import push
+from components.push import serving_folder as push
 from tests.metadata_store import node_executions
 from pipeline import bundled_data, configs, run_local
-from components.ingest_config import IngestSettings
-from components.quality_gate import EvaluationSettings, GateConfig
+from components.ingest.settings import IngestSettings
+from components.evaluation.gate import EvaluationSettings, GateConfig
+from components.evaluation.result import read_result
 from modules.images import ImageSpec
 from modules.training_config import TrainerConfig
 
@@ -170,6 +171,33 @@ def test_every_component_ran_and_the_generator_was_blessed_and_pushed(pipeline_r
 
 
 @pytest.mark.e2e
+def test_ml_metadata_records_the_extractor_that_scored_the_model(make_run):
+    """The domain classifier lives in the FID cache, outside the pipeline root: the
+    evaluation and the blessing say which one scored the model, and the summary shows it."""
+    from modules.trained_extractors import fid_dim
+
+    config, completed, _ = make_run
+    store, _ = node_executions(config.metadata_path)
+    evaluation = store.get_artifacts_by_type("ModelEvaluation")[0]
+    blessing = store.get_artifacts_by_type("ModelBlessing")[0]
+    result = read_result(evaluation.uri)
+    name, _, key = result.extractor.partition(":")
+    assert name == "domain_classifier" and key
+    # Its cache entry (the classifier's weights) is named by that key.
+    assert any(key in entry for entry in os.listdir(config.fid_cache_dir))
+    for artifact in (evaluation, blessing):
+        recorded = artifact.custom_properties
+        assert recorded["extractor"].string_value == result.extractor
+        assert (recorded["extractor_feature_dim"].int_value == result.extractor_feature_dim
+                == fid_dim(name, config.image))
+        assert recorded["extractor_cache_dir"].string_value == config.fid_cache_dir
+        assert 0 < recorded["extractor_holdout_accuracy"].double_value <= 1
+    assert f"FID extractor:      {result.extractor} ({result.extractor_feature_dim} " \
+           f"features, held-out accuracy" in completed.stdout
+    assert f"FID cache:          {config.fid_cache_dir}" in completed.stdout
+
+
+@pytest.mark.e2e
 def test_pushed_generator_serves_in_a_process_that_imports_only_tensorflow(pipeline_run):
     (version,) = push.versions(pipeline_run.serving_dir)
     version_dir = os.path.join(pipeline_run.serving_dir, str(version))
@@ -209,7 +237,7 @@ def test_editing_the_report_code_reruns_only_evaluation_and_push(pipeline_run, t
     edited = tmp_path / "project"
     for package in code_version.PROJECT_PACKAGES:
         shutil.copytree(code_version.PROJECT_ROOT / package, edited / package)
-    with open(edited / "components" / "evaluation_report.py", "a") as source:
+    with open(edited / "components" / "evaluation" / "report.py", "a") as source:
         source.write("\n# an edit to the report's code\n")
     checkpoints_before = sorted(os.listdir(pipeline_run.checkpoint_root))
     monkeypatch.setattr(code_version, "PROJECT_ROOT", edited)
@@ -305,7 +333,7 @@ def test_three_images_that_leave_the_eval_split_empty_end_in_one_message(tmp_pat
     import tensorflow as tf
     from PIL import Image
 
-    from components.ingest_beam import split_of
+    from components.ingest.beam_job import split_of
     from modules import features
 
     def goes_to_train(name):  # TFX's hash split of the path, 80 of 100 buckets for train

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.ingest_config import IngestOptions, IngestSettings
+from components.ingest.settings import IngestOptions, IngestSettings
 from pipeline import run_local
 
 

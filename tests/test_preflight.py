@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from benchmarks import datasets
-from components.quality_gate import GateConfig
+from components.evaluation.gate import GateConfig
 from modules.metrics import UNLABELED_EXTRACTOR
 from pipeline import preflight, run_local
 from pipeline.bundled_data import digits_as_uint8

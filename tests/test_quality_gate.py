@@ -14,9 +14,9 @@ import tensorflow as tf
 
 from benchmarks import datasets
 from benchmarks.gate_calibration import average_pooling_extractor
-from components import fid_evaluation
-from components.quality_gate import (EvaluationConfig, EvaluationResult, EvaluationSettings,
-                                     GateConfig)
+from components.evaluation import scoring as fid_evaluation
+from components.evaluation.gate import EvaluationConfig, EvaluationSettings, GateConfig
+from components.evaluation.result import EvaluationResult
 from modules.export import export_generator
 from modules.keras import keras
 from tests.transform_output import write_transform_output

@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from components import push
+from components.push import serving_folder as push
 from modules.export import export_compressed, export_generator, metadata_asset_path
 from modules.images import ImageSpec
 from modules.networks import build_generator
@@ -168,13 +168,13 @@ COMPARE_PRECISIONS = textwrap.dedent(r"""
 
 
 def test_a_compressed_copy_is_pushed_only_within_the_fid_tolerance():
-    metrics = {"fid": 2.0, "compressed": {"float16": {"fid": 2.05}, "int8": {"fid": 2.3},
-                                          "other": {"fid": float("nan")}}}
-    decisions = {d.precision: d for d in push.compressed_decisions(metrics, tolerance=0.05)}
+    candidates = {"float16": 2.05, "int8": 2.3, "other": float("nan")}
+    decisions = {d.precision: d for d in push.compressed_decisions(2.0, candidates,
+                                                                   tolerance=0.05)}
     assert decisions["float16"].push and "2.0500 is within 2.1000" in decisions["float16"].reason
     assert not decisions["int8"].push and "beyond" in decisions["int8"].reason
     assert not decisions["other"].push and "no finite FID" in decisions["other"].reason
-    assert push.compressed_decisions({"fid": 2.0}, 0.05) == []
+    assert push.compressed_decisions(2.0, {}, 0.05) == []
 
 
 def test_push_is_complete_deduplicated_and_carries_its_evaluation(tmp_path, model_dir):

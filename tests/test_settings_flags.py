@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from components.ingest_config import IngestOptions
-from components.push_config import PushSettings
-from components.quality_gate import EvaluationSettings
-from components.schema_rules import DataExpectations
+from components.ingest.settings import IngestOptions
+from components.push.settings import PushSettings
+from components.evaluation.gate import EvaluationSettings
+from components.validation.schema_rules import DataExpectations
 from kubeflow import compile as kubeflow_compile
 from modules.images import IMAGE_KEY, ImageSpec
 from modules.training_config import TrainerConfig

@@ -9,7 +9,8 @@ import os
 
 import pytest
 
-from components.quality_gate import EvaluationResult, EvaluationSettings
+from components.evaluation.gate import EvaluationSettings
+from components.evaluation.result import EvaluationResult
 from modules.trainer import run_fn
 from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
 from tests.test_trainer_run_fn import fn_args
@@ -62,7 +63,7 @@ def unlabeled_47(tmp_path):
 def test_the_evaluator_refuses_47_images_with_the_reason(transformed, tmp_path):
     from tfx import v1 as tfx
 
-    from components.fid_evaluator import FidEvaluator
+    from components.evaluation.component import FidEvaluator
     from components.tfx_types import SERVING_MODEL_SUBDIR
     from modules.export import export_generator
     from modules.networks import build_generator

@@ -10,8 +10,8 @@ import types
 import pytest
 import tensorflow as tf
 
-from components import fid_evaluation
-from components.quality_gate import EvaluationConfig, EvaluationSettings
+from components.evaluation import scoring as fid_evaluation
+from components.evaluation.gate import EvaluationConfig, EvaluationSettings
 from modules import domain_classifier, self_supervised
 from modules.checkpointing import NonFiniteTrainingError, checkpoint_directory
 from modules.data import count_records, fingerprint, split_file_patterns

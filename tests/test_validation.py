@@ -4,9 +4,9 @@ import dataclasses
 import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 
-from components.ingest_config import IngestSettings
-from components.schema_rules import (DataExpectations, ValidationSettings, constrain_schema,
-                                     describe_anomalies)
+from components.ingest.settings import IngestSettings
+from components.validation.schema_rules import (DataExpectations, ValidationSettings,
+                                                constrain_schema, describe_anomalies)
 from tests.image_files import encode, noise
 from modules import features
 from modules.images import ImageSpec

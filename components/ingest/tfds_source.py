@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from components.ingestion_report import IngestionError
+from components.ingest.report import IngestionError
 
 # The shard formats ingest reads; TFDS writes TFRecord unless told otherwise.
 FILE_FORMATS = ("tfrecord", "array_record")

@@ -1,7 +1,7 @@
 """Scores a trained generator against the held-out eval split and decides whether to bless it.
 
 Plain functions over artifact paths, so they are testable without TFX; the TFX
-component in `components.fid_evaluator` is a thin wrapper around `evaluate`.
+component in `components.evaluation.component` is a thin wrapper around `evaluate`.
 
 The baseline is the generator being served now, found in the serving folder
 (no TFX Resolver, which open-source Kubeflow cannot run): its recorded metrics
@@ -20,10 +20,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 
-from components import evaluation_report, push
-from components.extractors import FeatureExtractor, build_extractor
-from components.quality_gate import (Baseline, EvaluationConfig, EvaluationResult,
-                                     Measurements, decide, finite_or_none)
+from components.evaluation import report
+from components.evaluation.extractors import FeatureExtractor, build_extractor
+from components.evaluation.gate import Baseline, EvaluationConfig, Measurements, decide
+from components.evaluation.result import (METRICS_FILE, REPORT_FILE, CompressedScore,
+                                          EvaluationResult, finite_or_none)
+from components.push import serving_folder
 from modules import data, metrics
 from modules.export import (IMAGES_OUTPUT, NOISE_INPUT, SERVING_SIGNATURE, export_compressed,
                             read_metadata)
@@ -31,8 +33,6 @@ from modules.metrics import resolve_extractor
 from modules.fid_cache import FidCache, pixels_fingerprint, sha256_hex
 from modules.images import to_uint8, viewable_grid, write_png
 
-METRICS_FILE = "metrics.json"
-REPORT_FILE = "report.html"
 GENERATED_GRID_FILE = "generated_grid.png"
 REAL_GRID_FILE = "real_grid.png"
 BLESSED_FILE = "BLESSED"
@@ -98,22 +98,21 @@ def served_baseline(config: EvaluationConfig, comparison: dict, extractor: Featu
                     real_features: np.ndarray, count: int) -> Baseline:
     """The served generator's FID, measured the same way as the candidate's (`count`
     samples)."""
-    version = push.served_version(config.serving_dir) if config.serving_dir else None
-    if version is None:
+    served = serving_folder.served(config.serving_dir) if config.serving_dir else None
+    if served is None:
         return Baseline(None, None, "nothing is served yet")
-    recorded = push.read_version_file(config.serving_dir, version, push.EVALUATION_FILE) or {}
-    if recorded.get("comparison") == comparison and recorded.get("fid") is not None:
-        return Baseline(version, float(recorded["fid"]),
-                        f"recorded when version {version} was pushed")
-    served = generate(os.path.join(config.serving_dir, str(version)), count, config.seed)
-    fid, _ = metrics.fid_or_refusal(real_features, extractor.features(served))
-    return Baseline(version, fid, f"version {version} re-scored now: its recorded metrics "
-                                  f"were measured differently")
+    fid = EvaluationResult.comparable_fid(served.evaluation, comparison)
+    if fid is not None:
+        return Baseline(served.version, fid, f"recorded when version {served.version} was pushed")
+    images = generate(served.path, count, config.seed)
+    fid, _ = metrics.fid_or_refusal(real_features, extractor.features(images))
+    return Baseline(served.version, fid, f"version {served.version} re-scored now: its "
+                                         f"recorded metrics were measured differently")
 
 
 def score_compressed(serving_model_dir: str, evaluation_dir: str, config: EvaluationConfig,
                      count: int, extractor: FeatureExtractor,
-                     real_features: np.ndarray) -> dict:
+                     real_features: np.ndarray) -> dict[str, CompressedScore]:
     """Writes each reduced-precision copy of the generator and its FID, measured exactly
     as the float32 generator's (same noise, extractor and real features)."""
     compressed = {}
@@ -122,8 +121,7 @@ def score_compressed(serving_model_dir: str, evaluation_dir: str, config: Evalua
         export_compressed(serving_model_dir, path, precision)
         images = generate(path, count, config.seed)
         fid, refusal = metrics.fid_or_refusal(real_features, extractor.features(images))
-        compressed[precision] = {"fid": finite_or_none(fid), "fid_refusal": refusal,
-                                 "path": path}
+        compressed[precision] = CompressedScore(finite_or_none(fid), refusal, path)
     return compressed
 
 
@@ -198,7 +196,7 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
                          (REAL_GRID_FILE, real[grid_sample])):
         write_png(os.path.join(evaluation_dir, name), viewable_grid(pixels))
     with tf.io.gfile.GFile(os.path.join(evaluation_dir, REPORT_FILE), "w") as out:
-        out.write(evaluation_report.render(result, real[grid_sample], generated[:GRID_IMAGES],
+        out.write(report.render(result, real[grid_sample], generated[:GRID_IMAGES],
                                            train))
     logging.info("FID evaluation: %s", result.verdict)
     return result

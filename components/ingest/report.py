@@ -15,7 +15,7 @@ import os
 
 import tensorflow as tf
 
-from components.image_decoding import REASONS, Rejection
+from components.ingest.decoding import REASONS, Rejection
 
 REPORT_FILE_NAME = "ingestion_report.json"
 

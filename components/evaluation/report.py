@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from components.quality_gate import EvaluationResult
+from components.evaluation.result import EvaluationResult
 from modules.images import png_bytes, upscale_nearest, viewable_grid
 
 NEIGHBOUR_SAMPLES = 8

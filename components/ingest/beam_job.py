@@ -23,11 +23,11 @@ from google.protobuf.message import DecodeError
 import tensorflow as tf
 import tqdm
 
-from components.image_decoding import (CORRUPT, NOT_AN_IMAGE, UNREADABLE, Rejection,
-                                       image_to_example)
-from components.ingest_config import IngestOptions
-from components.ingestion_report import rejection_to_json_line
-from components.tfds_source import UNLABELED, TfdsShard, resolve
+from components.ingest.decoding import (CORRUPT, NOT_AN_IMAGE, UNREADABLE, Rejection,
+                                        image_to_example)
+from components.ingest.settings import IngestOptions
+from components.ingest.report import rejection_to_json_line
+from components.ingest.tfds_source import UNLABELED, TfdsShard, resolve
 from modules import features
 from modules.progress import progress_bar
 

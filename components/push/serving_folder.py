@@ -73,6 +73,24 @@ def served_version(serving_dir: str) -> int | None:
     return found[-1] if found else None
 
 
+@dataclasses.dataclass(frozen=True)
+class ServedVersion:
+    """The version TF Serving serves, its folder, and the evaluation it was pushed with
+    (the `evaluation` given to `push`; {} when it has none)."""
+
+    version: int
+    path: str
+    evaluation: dict
+
+
+def served(serving_dir: str) -> ServedVersion | None:
+    version = served_version(serving_dir)
+    if version is None:
+        return None
+    return ServedVersion(version, os.path.join(serving_dir, str(version)),
+                         read_version_file(serving_dir, version, EVALUATION_FILE) or {})
+
+
 def read_version_file(serving_dir: str, version: int, name: str) -> dict | None:
     path = os.path.join(serving_dir, str(version), EXTRA_DIR, name)
     if not os.path.isfile(path):
@@ -155,13 +173,12 @@ class CompressedDecision:
     reason: str
 
 
-def compressed_decisions(metrics: dict, tolerance: float) -> list[CompressedDecision]:
-    """Which scored compressed copies (`metrics["compressed"]`) are good enough to serve:
-    those whose FID is at most the float32 generator's FID * (1 + tolerance)."""
-    fid = metrics.get("fid")
+def compressed_decisions(fid: float | None, candidates: dict[str, float | None],
+                         tolerance: float) -> list[CompressedDecision]:
+    """Which scored compressed copies (`candidates`: precision -> FID) are good enough to
+    serve: those whose FID is at most the float32 generator's `fid` * (1 + tolerance)."""
     decisions = []
-    for precision, scored in sorted((metrics.get("compressed") or {}).items()):
-        candidate = scored.get("fid")
+    for precision, candidate in sorted(candidates.items()):
         if fid is None or candidate is None or not (math.isfinite(fid)
                                                     and math.isfinite(candidate)):
             decisions.append(CompressedDecision(precision, False, f"{precision}: no finite FID "

@@ -1,4 +1,4 @@
-"""The push stage's settings, free of TensorFlow (`components.push` loads it) so that
+"""The push stage's settings, free of TensorFlow (`components.push.serving_folder` loads it) so that
 `pipeline.configs` can validate them before anything heavy loads."""
 from __future__ import annotations
 

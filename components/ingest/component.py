@@ -7,8 +7,8 @@ and the payload format); they are the same in TFX 1.16 and 1.21. What comes
 from FileBasedExampleGen: the driver's input fingerprint (which makes caching
 work) and the output layout every downstream component reads.
 
-The executor runs one Beam job, `ingest_beam.IngestInputs` then
-`ingest_beam.WriteSplits`; then it writes the ingestion report into the
+The executor runs one Beam job, `beam_job.IngestInputs` then
+`beam_job.WriteSplits`; then it writes the ingestion report into the
 examples artifact, records its counts as custom properties, and fails the run
 when the bounds are broken.
 """
@@ -30,8 +30,10 @@ from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
 from tfx.types import artifact_utils, standard_component_specs
 from tfx import v1 as tfx
 
-from components import ingest_beam, ingestion_report
-from components.ingest_config import IngestOptions
+from components.ingest import beam_job
+
+from components.ingest import report
+from components.ingest.settings import IngestOptions
 from modules import features
 
 INPUT_BASE_KEY = standard_component_specs.INPUT_BASE_KEY
@@ -58,7 +60,7 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
     It replaces TFX's `BaseExampleGenExecutor`, whose writer reshuffles every
     example before writing; on the local runners that shuffle holds the whole
     dataset in memory. Here each example is written to its split as soon as it
-    is made (see `ingest_beam.WriteSplits`), and the workers import no TFX.
+    is made (see `beam_job.WriteSplits`), and the workers import no TFX.
     """
 
     def Do(self, input_dict: Dict[str, List[tfx.types.Artifact]],
@@ -69,45 +71,45 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
         input_base = exec_properties[INPUT_BASE_KEY]
         options = options_from(exec_properties)
         if options.settings.input_format != "tfds" and not tf.io.gfile.isdir(input_base):
-            raise ingestion_report.IngestionError(
+            raise report.IngestionError(
                 f"The input folder {input_base} does not exist (--data-dir)")
         output_config = tfx.proto.Output()
         json_format.Parse(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY],
                           output_config)
         examples.split_names = artifact_utils.encode_split_names(
             [split.name for split in output_config.split_config.splits])
-        splits = [ingest_beam.OutputSplit(split.name, split.hash_buckets, os.path.join(
+        splits = [beam_job.OutputSplit(split.name, split.hash_buckets, os.path.join(
             artifact_utils.get_split_uri([examples], split.name), DEFAULT_TF_RECORD_FILE_NAME))
             for split in output_config.split_config.splits]
         work_dir = os.path.join(examples.uri, "_ingest_work")
         try:
             with self._make_beam_pipeline() as pipeline:
                 _ = (pipeline
-                     | "Ingest" >> ingest_beam.IngestInputs(
+                     | "Ingest" >> beam_job.IngestInputs(
                          input_base, options, work_dir,
-                         show_progress=ingest_beam.runs_in_process(pipeline.options))
-                     | "WriteSplits" >> ingest_beam.WriteSplits(
+                         show_progress=beam_job.runs_in_process(pipeline.options))
+                     | "WriteSplits" >> beam_job.WriteSplits(
                          splits, output_config.split_config.partition_feature_name))
         finally:
-            ingest_beam.close_progress(work_dir)
+            beam_job.close_progress(work_dir)
         examples_utils.set_payload_format(
             examples, exec_properties[standard_component_specs.OUTPUT_DATA_FORMAT_KEY])
         examples_utils.set_file_format(examples, to_file_format_str(
             exec_properties[standard_component_specs.OUTPUT_FILE_FORMAT_KEY]))
 
-        with tf.io.gfile.GFile(os.path.join(work_dir, ingest_beam.INPUTS_SEEN_FILE)) as count:
+        with tf.io.gfile.GFile(os.path.join(work_dir, beam_job.INPUTS_SEEN_FILE)) as count:
             inputs_seen = int(count.read().strip() or 0)
-        written = {split.name: ingestion_report.count_records(
+        written = {split.name: report.count_records(
             os.path.dirname(split.file_prefix)) for split in splits}
-        report_path = os.path.join(examples.uri, ingestion_report.REPORT_FILE_NAME)
+        report_path = os.path.join(examples.uri, report.REPORT_FILE_NAME)
         settings = {"input_base": input_base, "image": dataclasses.asdict(options.spec),
                     **dataclasses.asdict(options.settings), "report_dir": options.report_dir}
-        summary = ingestion_report.write_report(
+        summary = report.write_report(
             report_path, settings, inputs_seen, written,
-            tf.io.gfile.glob(os.path.join(work_dir, ingest_beam.REJECTIONS_PREFIX + "*")))
+            tf.io.gfile.glob(os.path.join(work_dir, beam_job.REJECTIONS_PREFIX + "*")))
         tf.io.gfile.rmtree(work_dir)
         if options.report_dir:
-            report_path = ingestion_report.keep_report(report_path, options.report_dir)
+            report_path = report.keep_report(report_path, options.report_dir)
 
         examples.set_int_custom_property("inputs_seen", summary.inputs_seen)
         for split, count in summary.examples_written.items():
@@ -117,7 +119,7 @@ class ImageExampleGenExecutor(BaseBeamExecutor):
         examples.set_string_custom_property("ingestion_report", report_path)
         source = options.describe_source(input_base)
         logging.info("Ingest of %s: %s. Report: %s", source, summary.describe(), report_path)
-        ingestion_report.check_bounds(summary, source, options.settings.max_rejected_fraction,
+        report.check_bounds(summary, source, options.settings.max_rejected_fraction,
                                       report_path)
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from components.ingest_config import IngestOptions
+from components.ingest.settings import IngestOptions
 from modules import features
 
 # Pillow's names for the formats we take; MPO is what cameras' multi-picture JPEGs open as.

@@ -1,12 +1,11 @@
 """The pusher component: a blessed generator goes into the TF Serving directory."""
-import json
 import os
 
 from absl import logging
 
-from components import push
-from components.fid_evaluation import METRICS_FILE
-from components.push_config import PushSettings
+from components.evaluation.result import read_result
+from components.push import serving_folder
+from components.push.settings import PushSettings
 from components.tfx_types import (SERVING_MODEL_SUBDIR, InputArtifact, OutputArtifact, Parameter,
                                   artifacts, component)
 
@@ -22,7 +21,7 @@ def GeneratorPusher(
     code_version: Parameter[str] = "",
 ) -> None:
     """Pushes the model when blessed: atomically, deduplicated, keeping `keep_versions`
-    (`settings`: the `push_config.PushSettings` as JSON).
+    (`settings`: the `push.settings.PushSettings` as JSON).
 
     `code_version` only keys the cache to our code.
 
@@ -39,28 +38,27 @@ def GeneratorPusher(
                      model_blessing.get_string_custom_property("reason"))
         pushed_model.set_int_custom_property("pushed", 0)
         return
-    with open(os.path.join(evaluation.uri, METRICS_FILE)) as source:
-        metrics = json.load(source)
-    result = push.push(os.path.join(model.uri, SERVING_MODEL_SUBDIR), serving_dir, metrics,
-                       keep_versions=push_settings.keep_versions)
-    logging.info("Pusher: %s", result.reason)
-    pushed_model.set_int_custom_property("pushed", int(result.pushed))
-    pushed_model.set_string_custom_property("pushed_destination", result.destination or "")
-    pushed_model.set_int_custom_property("pushed_version", result.version or 0)
-    pushed_model.set_string_custom_property("reason", result.reason)
-    if not result.pushed:
+    result = read_result(evaluation.uri)
+    pushed = serving_folder.push(os.path.join(model.uri, SERVING_MODEL_SUBDIR), serving_dir,
+                                 result.to_dict(), keep_versions=push_settings.keep_versions)
+    logging.info("Pusher: %s", pushed.reason)
+    pushed_model.set_int_custom_property("pushed", int(pushed.pushed))
+    pushed_model.set_string_custom_property("pushed_destination", pushed.destination or "")
+    pushed_model.set_int_custom_property("pushed_version", pushed.version or 0)
+    pushed_model.set_string_custom_property("reason", pushed.reason)
+    if not pushed.pushed:
         return
     outcomes = []
-    for decision in push.compressed_decisions(metrics,
-                                              push_settings.compressed_fid_tolerance):
+    candidates = {precision: scored.fid for precision, scored in result.compressed.items()}
+    for decision in serving_folder.compressed_decisions(
+            result.fid, candidates, push_settings.compressed_fid_tolerance):
         outcome = decision.reason
         if decision.push:
-            scored = metrics["compressed"][decision.precision]
-            copy = push.push(scored["path"],
-                             push.compressed_serving_dir(serving_dir, decision.precision),
-                             {**metrics, "fid": scored["fid"], "float32_fid": metrics["fid"]},
-                             keep_versions=push_settings.keep_versions,
-                             clock=lambda: result.version)
+            copy = serving_folder.push(
+                result.compressed[decision.precision].path,
+                serving_folder.compressed_serving_dir(serving_dir, decision.precision),
+                result.for_compressed(decision.precision).to_dict(),
+                keep_versions=push_settings.keep_versions, clock=lambda: pushed.version)
             outcome += f"; {copy.reason}"
         logging.info("Pusher, compressed copy: %s", outcome)
         outcomes.append(outcome)

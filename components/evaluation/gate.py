@@ -1,6 +1,5 @@
-"""The quality gate: the conditions a generator must meet to be blessed, the evaluation
-stage's settings, and the evaluation record (`metrics.json`) that the evaluator writes
-and everyone else reads.
+"""The quality gate: the conditions a generator must meet to be blessed, and the evaluation
+stage's settings.
 
 FID has no meaning across extractors and data sets (a pixel-pooling extractor on photo
 crops gives a real-vs-real floor of 0.08, a digit classifier 0.4, Inception tens), so
@@ -8,14 +7,13 @@ the gate measures FID in units of the floor measured with the same extractor and
 same sample counts: "FID is 2x the floor" means the same thing on any images. FID alone
 misses mode collapse (one sharp image repeated can score well on a coarse extractor),
 so precision (samples on the real manifold) and recall (real images covered by samples)
-have minimums too. Free of TensorFlow, so the runner's summary can read the record.
+have minimums too. Free of TensorFlow, so `pipeline.configs` can validate the settings
+cheaply.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from typing import Any
 
 from modules.features import COMPRESSED_PRECISIONS
 from modules.metrics import (AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES, LABELED_EXTRACTOR,
@@ -236,92 +234,3 @@ def decide(measured: Measurements, gate: GateConfig, baseline: Baseline) -> Deci
                         "; ".join(check.description for check in failed), tuple(outcome))
     return Decision(True, "all", "; ".join(check.description for check in outcome),
                     tuple(outcome))
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluationResult:
-    """`metrics.json`: every measurement (None where it could not be computed, never NaN),
-    the gate it was judged by, and the decision."""
-
-    fid: float | None
-    fid_refusal: str | None
-    fid_real_floor: float | None
-    fid_ratio: float | None
-    kid_mean: float | None
-    kid_std: float | None
-    kid_subsets: int
-    kid_subset_size: int
-    precision: float | None
-    recall: float | None
-    precision_recall_k: int
-    inception_score: float | None
-    num_generated: int
-    num_real_eval: int
-    num_real_floor: int
-    extractor: str
-    extractor_feature_dim: int
-    extractor_holdout_accuracy: float | None
-    comparison: dict[str, Any]
-    gate: GateConfig
-    baseline_version: int | None
-    baseline_fid: float | None
-    baseline_source: str
-    checks: tuple[Check, ...]
-    deciding_condition: str
-    blessed: bool
-    reason: str
-    # reduced-precision copies: precision -> {"fid", "fid_refusal", "path"}
-    compressed: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-
-    def __post_init__(self):
-        for field in dataclasses.fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ValueError(f"{field.name} is {value}: record it as None (absent)")
-
-    @property
-    def verdict(self) -> str:
-        """One line for people: `BLESSED: ...` or `NOT blessed: ...`."""
-        return f"{'BLESSED' if self.blessed else 'NOT blessed'}: {self.reason}"
-
-    def summary_lines(self) -> list[str]:
-        """The evaluation as the runner's final summary prints it."""
-        def number(value, spec):
-            return "not available" if value is None else format(value, spec)
-
-        served = ("nothing served before" if self.baseline_fid is None else
-                  f"served version {self.baseline_version}: {self.baseline_fid:.4f}")
-        fid = (f"{self.fid:.4f} = {self.fid_ratio:.2f}x the real-vs-real floor "
-               f"{self.fid_real_floor:.4f}" if self.fid_ratio is not None
-               else f"not available ({self.fid_refusal})")
-        gated = ("not gated" if self.gate.min_inception_score is None
-                 else f"minimum {self.gate.min_inception_score}")
-        return [
-            f"FID:                {fid} (limit {self.gate.max_fid_ratio}x; {served})",
-            f"KID:                {number(self.kid_mean, '.5f')} ± "
-            f"{number(self.kid_std, '.5f')}",
-            f"Precision/recall:   {number(self.precision, '.3f')} / "
-            f"{number(self.recall, '.3f')} (minimums {self.gate.min_precision} / "
-            f"{self.gate.min_recall})",
-            f"Inception Score:    {number(self.inception_score, '.3f')} ({gated})",
-            f"Decision:           {self.verdict}"
-            + ("" if self.blessed else f" [decided by {self.deciding_condition}]"),
-        ]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, allow_nan=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> "EvaluationResult":
-        values = json.loads(text)
-        values["gate"] = GateConfig(**values["gate"])
-        values["checks"] = tuple(Check(**check) for check in values["checks"])
-        return cls(**values)
-
-
-def finite_or_none(value: float | None) -> float | None:
-    """A measurement as the record keeps it: None when it is missing or not finite."""
-    return None if value is None or not math.isfinite(value) else float(value)

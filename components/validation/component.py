@@ -14,7 +14,7 @@ from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import anomalies_pb2, schema_pb2
 from tfx import v1 as tfx
 
-from components import schema_rules
+from components.validation import schema_rules
 
 # Where SchemaGen and ExampleValidator put their protos inside their artifacts.
 SCHEMA_FILE = "schema.pbtxt"

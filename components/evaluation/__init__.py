@@ -1,0 +1,2 @@
+"""Evaluation: the FID evaluator (`component`), the scoring, the quality gate, the
+evaluation record (`result`), the feature extractors and the HTML report."""

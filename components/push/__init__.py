@@ -1,0 +1,1 @@
+"""Push: the generator pusher (`component`), the TF Serving folder it writes, and the settings."""
