@@ -222,6 +222,8 @@ def train(config: TrainerConfig, images: data.ImageStream, train_steps: int | No
     `config.fid_every_steps`), keeps the best-scoring snapshot for export."""
     if train_steps is not None and train_steps < 1:
         raise ValueError(f"train_steps must be at least 1, got {train_steps}")
+    # Before any TensorFlow op: a multi-worker strategy must configure collectives first.
+    strategy = distribution_strategy()
     num_images = images.count_records()
     if not num_images:
         raise ValueError("there are no training images")
@@ -230,7 +232,6 @@ def train(config: TrainerConfig, images: data.ImageStream, train_steps: int | No
     # On standard output, where the progress bar is (the terminal of a local run).
     print("\n".join(plan.lines()), flush=True)
     config, train_steps = plan.config, plan.config.train_steps
-    strategy = distribution_strategy()
     gan = build_gan(config, strategy)
     with worker_directory(run_dir, strategy) as run_dir, \
             worker_directory(checkpoint_dir, strategy) as checkpoint_write_dir:
