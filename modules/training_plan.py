@@ -2,9 +2,9 @@
 the batch, the learning rates, the generator EMA's half-life, DiffAugment and the
 budget of images seen, from the image size, channels and number of training images.
 
-The rules were measured on this project's three kinds of data (`benchmarks.datasets`:
-8x8 digits, 32x32 RGB photo crops, 32x32 grayscale objects) on a 2-core CPU, where a
-run is meant to take about ten minutes of training. Every choice, given or chosen, is
+The rules were set on this project's three kinds of data (`benchmarks.datasets`: 8x8
+digits, 32x32 RGB photo crops, 32x32 grayscale objects) for a run of about ten minutes
+of training on a 2-core CPU (see docs/training.md for what they reach). Every choice, given or chosen, is
 logged when training starts and recorded with the exported model (see `TrainingPlan`).
 Free of TensorFlow.
 """
@@ -18,7 +18,7 @@ from modules.training_config import NO_AUGMENTATION, TrainerConfig
 
 BATCH_SIZE = 64  # DCGAN's
 # The cost of an image grows with size² x width²: width 64 at 8 px costs what 16 costs at
-# 32 px. Narrower than 16 the networks stop learning textures.
+# 32 px (where width 32 ran 4-6x slower than 16 on 2 CPU cores).
 FULL_RESOLUTION_FILTERS = {8: 64, 16: 32}
 MIN_FILTERS = 16
 # Images seen in a run, by image size: about ten minutes on 2 CPU cores at the chosen
