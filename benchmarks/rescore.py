@@ -4,15 +4,14 @@ its own real-vs-real floor: a second opinion on the gate's figure.
 
     .venv/bin/python -m benchmarks.rescore [--output-dir outputs]
 
-Reads the newest Transform output under the run's pipeline root and the newest version
-in its serving folder (`make run`'s defaults); extractors are trained once into a
+Reads the run's newest Transform outputs from its ML Metadata and the version its serving
+folder serves (`make run`'s defaults); extractors are trained once into a
 scratch cache (the run's own cache is not touched).
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import glob
 import os
 import tempfile
 
@@ -20,15 +19,10 @@ import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 
 from components.evaluation import scoring
 from components.evaluation.gate import EvaluationConfig
+from components.push.serving_folder import served
 from modules.trained_extractors import TRAINED_EXTRACTORS
-from pipeline.configs import PipelineConfig
-
-
-def newest(pattern: str) -> str:
-    paths = glob.glob(pattern)
-    if not paths:
-        raise SystemExit(f"nothing matches {pattern}: run the pipeline first")
-    return max(paths, key=os.path.getmtime)
+from pipeline.configs import PIPELINE_NAME, PipelineConfig
+from pipeline.run_monitor import last_execution
 
 
 def main() -> None:
@@ -37,10 +31,14 @@ def main() -> None:
     args = parser.parse_args()
     config = PipelineConfig(output_dir=args.output_dir,
                             serving_dir=os.path.join(args.output_dir, "serving_model"))
-    transform = os.path.join(config.pipeline_root, "Transform")
-    examples = newest(os.path.join(transform, "transformed_examples", "*"))
-    graph = newest(os.path.join(transform, "transform_graph", "*"))
-    model = newest(os.path.join(config.serving_dir, "[0-9]*"))
+    if not os.path.isfile(config.metadata_path):
+        raise SystemExit(f"no run in {args.output_dir}: run the pipeline first")
+    transform = last_execution(config.metadata_path, PIPELINE_NAME, "Transform")[1]
+    examples, graph = transform["Examples"].uri, transform["TransformGraph"].uri
+    current = served(config.serving_dir)
+    if current is None:
+        raise SystemExit(f"nothing is served from {config.serving_dir}")
+    model = current.path
     print(f"generator {model}\nexamples {examples}")
     with tempfile.TemporaryDirectory() as scratch:
         for extractor in TRAINED_EXTRACTORS:
