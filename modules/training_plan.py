@@ -64,10 +64,6 @@ class TrainingPlan:
                 "choices": [dataclasses.asdict(choice) for choice in self.choices]}
 
 
-def _by_size(table: dict[int, Any], size: int, larger: Any) -> Any:
-    return table.get(size, larger) if size <= max(table) else larger
-
-
 def plan_training(config: TrainerConfig, num_images: int) -> TrainingPlan:
     """`config` with the settings it leaves to the data (None) chosen for `num_images`
     training images of its image spec."""
@@ -84,14 +80,14 @@ def plan_training(config: TrainerConfig, num_images: int) -> TrainingPlan:
         chosen[name] = (value, reason)
         return value
 
-    filters = _by_size(FULL_RESOLUTION_FILTERS, size, MIN_FILTERS)
+    filters = FULL_RESOLUTION_FILTERS.get(size, MIN_FILTERS)
     choose("generator_filters", filters, f"for {shape}")
     choose("discriminator_filters", filters, f"for {shape}")
     batch_size = choose("batch_size", BATCH_SIZE, "DCGAN's")
-    rate = _by_size(LEARNING_RATE, size, DCGAN_LEARNING_RATE)
+    rate = LEARNING_RATE.get(size, DCGAN_LEARNING_RATE)
     choose("generator_learning_rate", rate, f"for {shape}")
     choose("discriminator_learning_rate", rate, f"for {shape}")
-    budget = _by_size(IMAGE_BUDGET, size, MIN_IMAGE_BUDGET)
+    budget = IMAGE_BUDGET.get(size, MIN_IMAGE_BUDGET)
     images_per_step = batch_size * config.discriminator_steps
     steps = choose("train_steps", math.ceil(budget / images_per_step),
                    f"{budget:,} images for {shape}, {images_per_step} per step")
