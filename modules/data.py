@@ -76,9 +76,13 @@ class ImageStream:
     epoch: Callable[[tf.Tensor | None], tf.data.Dataset]
     # A batch of records to pixels [B, H, W, C] (parsing is cheaper per batch).
     decode: Callable[[Any], tf.Tensor] = tf.identity
+    # Records in one epoch when the caller already counted them.
+    num_records: int | None = None
 
     def count_records(self) -> int:
         """Records in one epoch (one pass over the data when its size is not known up front)."""
+        if self.num_records is not None:
+            return self.num_records
         records = self.epoch(None)
         known = int(records.cardinality())
         if known >= 0:
@@ -110,14 +114,15 @@ class ImageStream:
                 .with_options(options))
 
 
-def transformed_images(file_patterns: Sequence[str],
-                       tf_transform_output: tft.TFTransformOutput) -> ImageStream:
-    """The stream of a split's transformed pixels."""
+def transformed_images(file_patterns: Sequence[str], tf_transform_output: tft.TFTransformOutput,
+                       num_records: int | None = None) -> ImageStream:
+    """The stream of a split's transformed pixels (`num_records` of them, when known)."""
     files = _files(file_patterns)
     feature_spec = tf_transform_output.transformed_feature_spec()
     return ImageStream(
         epoch=lambda order: _records(files, order),
-        decode=lambda batch: tf.io.parse_example(batch, feature_spec)[features.PIXELS])
+        decode=lambda batch: tf.io.parse_example(batch, feature_spec)[features.PIXELS],
+        num_records=num_records)
 
 
 def stream_seed(seed: int, rollbacks: int) -> int:
@@ -150,6 +155,16 @@ def load_split(file_patterns: Sequence[str], tf_transform_output: tft.TFTransfor
     if not batches:
         raise ValueError(f"no transformed examples found in {list(file_patterns)}")
     return tuple(np.concatenate(arrays) for arrays in zip(*batches))
+
+
+def label_ids(file_patterns: Sequence[str], tf_transform_output: tft.TFTransformOutput,
+              batch_size: int = 4096) -> np.ndarray:
+    """A split's label ids in file order, parsing nothing else: its size and classes without
+    decoding every image's pixels."""
+    spec = {features.LABEL_ID: tf_transform_output.transformed_feature_spec()[features.LABEL_ID]}
+    batches = (_records(_files(file_patterns)).batch(batch_size)
+               .map(lambda batch: tf.io.parse_example(batch, spec)[features.LABEL_ID]))
+    return np.concatenate([labels.numpy() for labels in batches] or [np.zeros(0, np.int64)])
 
 
 def count_records(file_patterns: Sequence[str]) -> int:

@@ -299,12 +299,6 @@ def _fit(gan: GAN, images: data.ImageStream, config: TrainerConfig, stream: data
                         step, rollbacks + 1, config.max_rollbacks)
 
 
-def count_classes(train_files, tf_transform_output) -> int:
-    """Distinct labels in the training split."""
-    return metrics.count_classes(np.concatenate(
-        [labels for _, labels in data.uint8_batches(train_files, tf_transform_output)]))
-
-
 class UnevaluableRunError(ValueError):
     """The FidEvaluator could not score this run's generator; the message names the flag."""
 
@@ -363,9 +357,11 @@ def run_fn(fn_args) -> None:
     checkpoint_root = locations[CHECKPOINT_ROOT_KEY] or os.path.join(fn_args.model_run_dir,
                                                                      CHECKPOINTS_DIR)
     cache = FidCache(locations[FID_CACHE_KEY]) if locations[FID_CACHE_KEY] else None
-    num_classes = count_classes(fn_args.train_files, tf_transform_output)
+    train_labels = data.label_ids(fn_args.train_files, tf_transform_output)
+    num_classes = metrics.count_classes(train_labels)
     refuse_unevaluable(config, num_classes, data.count_records(fn_args.eval_files))
-    result = train(config, data.transformed_images(fn_args.train_files, tf_transform_output),
+    result = train(config, data.transformed_images(fn_args.train_files, tf_transform_output,
+                                                   len(train_labels)),
                    fn_args.train_steps, fn_args.model_run_dir,
                    checkpoint_directory(checkpoint_root, settings, fn_args.train_steps,
                                         fingerprint),
