@@ -30,15 +30,15 @@ import tensorflow as tf
 from benchmarks import datasets
 from components.evaluation import extractors
 from components.evaluation import scoring
-from modules import metrics
 from modules.data import ImageStream
-from modules.domain_classifier import TrainingImages
-from modules.fid_cache import FidCache
 from modules.images import from_uint8, to_uint8
 from modules.keras import keras
-from modules.snapshot_selection import CheapFid
-from modules.trainer import train
-from modules.training_plan import plan_training
+from modules.quality import metrics
+from modules.quality.domain_classifier import TrainingImages
+from modules.quality.fid_cache import FidCache
+from modules.training.plan import plan_training
+from modules.training.snapshot_selection import CheapFid
+from modules.training.trainer import train
 from components.evaluation.gate import EvaluationConfig, EvaluationSettings
 from pipeline.configs import PipelineConfig
 

@@ -9,7 +9,7 @@ from the training split through the evaluator's own code (`components.evaluation
 domain classifier (labeled digits only), the self-supervised encoder, and two `saved_model`
 extractors, saved and loaded as a user's SavedModel is: the self-supervised encoder
 exported (a trained extractor from elsewhere) and a fixed random-init convolutional
-network (what an untrained generic network gives). FID (`modules.metrics`) compares a
+network (what an untrained generic network gives). FID (`modules.quality.metrics`) compares a
 sample of training images with held-out images, degraded, quantized to uint8 as the
 evaluator quantizes generated images; the floor is the same comparison without
 degradation, at the same sample counts.
@@ -32,9 +32,9 @@ from scipy import ndimage
 
 from benchmarks import datasets
 from components.evaluation.extractors import FeatureExtractor, TrainedExtractor, build_extractor
-from modules import metrics
 from modules.images import ImageSpec, from_uint8, to_uint8
 from modules.keras import keras
+from modules.quality import metrics
 
 HELD_OUT_FRACTION = 0.2
 SAMPLE_SIZE = 32          # rgb_photos and gray_objects; digits keep 8x8

@@ -20,7 +20,7 @@ import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 from components.evaluation import scoring
 from components.evaluation.gate import EvaluationConfig
 from components.push.serving_folder import served
-from modules.trained_extractors import TRAINED_EXTRACTORS
+from modules.quality.trained_extractors import TRAINED_EXTRACTORS
 from pipeline.configs import PIPELINE_NAME, PipelineConfig
 from pipeline.run_monitor import last_execution
 

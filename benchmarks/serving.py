@@ -23,9 +23,9 @@ import tensorflow as tf
 from benchmarks.timing import interleaved_median_seconds
 from modules.export import (COMPRESSED_PRECISIONS, export_compressed, export_generator,
                             keras_images_fn)
-from modules.networks import build_generator
-from modules.training_config import TrainerConfig
-from modules.training_plan import plan_training
+from modules.training.config import TrainerConfig
+from modules.training.networks import build_generator
+from modules.training.plan import plan_training
 from pipeline.bundled_data import digits_as_uint8
 
 CALLS_PER_REPEAT = {1: 200, 256: 20}

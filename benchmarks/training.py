@@ -26,11 +26,11 @@ import tensorflow as tf
 from benchmarks.timing import interleaved_timings, load_average
 from modules.images import from_uint8
 from modules.keras import keras
-from modules.losses import NonSaturatingLoss
-from modules.networks import build_discriminator, build_generator
-from modules.trainer import build_gan
-from modules.training_config import TrainerConfig
-from modules.training_plan import plan_training
+from modules.training.config import TrainerConfig
+from modules.training.losses import NonSaturatingLoss
+from modules.training.networks import build_discriminator, build_generator
+from modules.training.plan import plan_training
+from modules.training.trainer import build_gan
 from pipeline.bundled_data import digits_as_uint8
 
 STEPS_PER_REPEAT = 200

@@ -9,8 +9,8 @@ The two take turns in one process (a slice of training each, in alternating orde
 load from other jobs hits both alike; each is timed to the end of its last step. Every
 `--checkpoint-seconds` of its own training time a contender's generator (ours: the EMA
 one it exports) is snapshotted. Both pick their best snapshot so far by the rule our
-Trainer uses: a FID against training images (`modules.snapshot_selection.CheapFid`), never
-against the held-out images. The picked snapshot is then scored as the FidEvaluator
+Trainer uses: a FID against training images
+(`modules.training.snapshot_selection.CheapFid`), never against the held-out images. The picked snapshot is then scored as the FidEvaluator
 scores: the gate's extractor for the data (domain classifier for labeled digits,
 self-supervised otherwise), generated images quantized to uint8, against a held-out
 split, in units of the floor (the FID between training and held-out images).
@@ -33,15 +33,15 @@ import tensorflow as tf
 from benchmarks import datasets
 from benchmarks.timing import load_average
 from benchmarks.training import TutorialDcgan
-from modules import metrics
-from modules.fid_cache import FidCache
 from modules.images import from_uint8, to_uint8
 from modules.keras import keras
-from modules.snapshot_selection import CheapFid
-from modules.trained_extractors import cached_trained_extractor, training_images
-from modules.trainer import build_gan
-from modules.training_config import TrainerConfig
-from modules.training_plan import plan_training
+from modules.quality import metrics
+from modules.quality.fid_cache import FidCache
+from modules.quality.trained_extractors import cached_trained_extractor, training_images
+from modules.training.config import TrainerConfig
+from modules.training.plan import plan_training
+from modules.training.snapshot_selection import CheapFid
+from modules.training.trainer import build_gan
 from pipeline.configs import PipelineConfig
 
 SLICE_SECONDS = 30.0

@@ -10,7 +10,7 @@ from components.push.settings import PushSettings
 from components.evaluation.gate import EvaluationSettings
 from components.validation.schema_rules import DataExpectations, ValidationSettings
 from modules.images import IMAGE_KEY, ImageSpec
-from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
+from modules.training.config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
                                      TRAINING_CODE_VERSION_KEY, TrainerConfig)
 from pipeline.code_version import code_version
 
@@ -21,7 +21,7 @@ DEFAULT_OUTPUT_DIR = PROJECT_ROOT / "outputs"
 DEFAULT_SERVING_DIR = DEFAULT_OUTPUT_DIR / "serving_model"
 
 PREPROCESSING_FN = "modules.preprocessing.preprocessing_fn"
-RUN_FN = "modules.trainer.run_fn"
+RUN_FN = "modules.training.trainer.run_fn"
 # The code each stage runs (see `pipeline.code_version`): its cache key.
 INGEST_MODULE = "components.ingest.component"
 VALIDATION_MODULE = "components.validation.component"
@@ -48,7 +48,7 @@ class PipelineConfig:
     ingest: IngestSettings = IngestSettings()
     validation: ValidationSettings = ValidationSettings()
     # The widths, batch, learning rates, EMA, DiffAugment and step budget are chosen from
-    # the data when training starts (`modules.training_plan`); the best snapshot by a cheap
+    # the data when training starts (`modules.training.plan`); the best snapshot by a cheap
     # FID every 500 steps, on as many samples as the FidEvaluator scores, is exported.
     training: TrainerConfig = TrainerConfig(
         fid_every_steps=500, selection_samples=EvaluationSettings.fid_num_samples)

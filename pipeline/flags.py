@@ -16,7 +16,7 @@ import typing
 from typing import Any
 
 from modules.settings import ALIAS, CHOICES, HELP, SEPARATOR, SET_FROM
-from modules.training_config import TrainerConfig
+from modules.training.config import TrainerConfig
 from pipeline import configs
 
 TRAINER_OPTION = "--trainer-option"

@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from modules.metrics import (AUTO_EXTRACTOR, FID_EXTRACTORS, LABELED_EXTRACTOR, PATH_EXTRACTORS,
-                             UNLABELED_EXTRACTOR,
-                             fid_sample_refusal, resolve_extractor)
+from modules.quality.metrics import (AUTO_EXTRACTOR, FID_EXTRACTORS, LABELED_EXTRACTOR,
+                                     PATH_EXTRACTORS, UNLABELED_EXTRACTOR, fid_sample_refusal,
+                                     resolve_extractor)
 from pipeline import configs
 
 EXTRACTOR_FLAG = "--fid-extractor"
@@ -70,7 +70,7 @@ def probe_feature_dim(config: configs.PipelineConfig, extractor: str) -> int | N
     cannot take the images stops the run now. (Imported here: the runner routes
     TensorFlow's start-up messages to its log first.)"""
     if extractor in (LABELED_EXTRACTOR, UNLABELED_EXTRACTOR):
-        from modules.trained_extractors import fid_dim
+        from modules.quality.trained_extractors import fid_dim
 
         return fid_dim(extractor, config.image)
     if extractor not in PATH_EXTRACTORS:

@@ -121,7 +121,7 @@ def summarize(config: configs.PipelineConfig) -> str:
     """Where this run's outputs are: the artifacts its evaluator and Trainer recorded in ML
     Metadata, the evaluation's numbers and decision, and what is served."""
     from components.evaluation.result import REPORT_FILE, read_result
-    from modules.trainer import SAMPLE_GRID_FILE
+    from modules.training.trainer import SAMPLE_GRID_FILE
     from pipeline.run_monitor import last_execution
 
     def outputs(node: str) -> dict:

@@ -20,7 +20,7 @@ import os
 import time
 from typing import Callable
 
-from modules.training_config import TRAINING_RESULT_FILE
+from modules.training.config import TRAINING_RESULT_FILE
 
 RUNNER_MESSAGES = {
     "Component %s is running.": "running", "Component %s is finished.": "finished",

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules.augment import _shift, cutout, diff_augment
+from modules.training.augment import _shift, cutout, diff_augment
 
 
 def test_shift_moves_each_image_by_its_own_offset_and_fills_with_zeros():

@@ -37,12 +37,13 @@ def names(*modules, exclude=()):
 
 
 def test_a_closure_follows_imports_transitively_and_skips_what_is_excluded():
-    trainer = names("modules.trainer")
-    # imported by trainer.py directly, and through modules.gan (not by trainer.py itself)
-    assert {"modules/trainer.py", "modules/export.py", "modules/augment.py",
+    trainer = names("modules.training.trainer")
+    # imported by trainer.py directly, and through modules.training.gan (not by trainer.py)
+    assert {"modules/training/trainer.py", "modules/export.py", "modules/training/augment.py",
             "modules/__init__.py"} <= trainer
     assert not any(name.startswith("components/") for name in trainer)
-    assert "modules/export.py" not in names("modules.trainer", exclude=("modules.export",))
+    assert "modules/export.py" not in names("modules.training.trainer",
+                                            exclude=("modules.export",))
     assert "components/evaluation/report.py" in names(configs.EVALUATION_MODULE)
     assert "components/evaluation/report.py" not in names(configs.INGEST_MODULE)
 
@@ -52,7 +53,7 @@ def test_a_closure_follows_imports_transitively_and_skips_what_is_excluded():
     ("components/evaluation/report.py", {"evaluation"}),
     ("components/evaluation/result.py", {"evaluation", "push"}),
     ("modules/export.py", {"trainer", "evaluation", "push"}),
-    ("modules/gan.py", {"trainer", "checkpoints"}),
+    ("modules/training/gan.py", {"trainer", "checkpoints"}),
     ("components/ingest/beam_job.py", {"ingest"}),
     ("modules/features.py", set(STAGES) | {"checkpoints"}),
 ])

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 
-from modules.distribution import cluster_workers
+from modules.training.distribution import cluster_workers
 from tests.training_worker import TINY
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -22,9 +22,9 @@ import numpy as np
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from modules.trainer import build_gan
-from modules.training_config import TrainerConfig
-from modules.training_plan import plan_training
+from modules.training.config import TrainerConfig
+from modules.training.plan import plan_training
+from modules.training.trainer import build_gan
 from tests.training_worker import IMAGE_COUNT, TINY
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 gan = build_gan(plan_training(TrainerConfig(**{**TINY, "steps_per_execution": 2}),

@@ -1,7 +1,8 @@
 import numpy as np
 
-from modules.domain_classifier import ClassifierConfig, TrainingImages, train_domain_classifier
 from modules.images import ImageSpec, from_uint8
+from modules.quality.domain_classifier import (ClassifierConfig, TrainingImages,
+                                               train_domain_classifier)
 from pipeline.bundled_data import digits_as_uint8
 
 import pytest

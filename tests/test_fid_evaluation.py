@@ -18,15 +18,15 @@ from components.evaluation import report as evaluation_report
 from components.evaluation import scoring as fid_evaluation
 from components.evaluation.gate import (Baseline, EvaluationConfig, EvaluationSettings,
                                         GateConfig, Measurements, decide)
-from components.evaluation.result import EvaluationResult
+from components.evaluation.result import Comparison, EvaluationResult
 from components.push import serving_folder as push
 from tests.evaluation_records import NOTHING_SERVED, recorded_result
-from modules import domain_classifier, metrics
 from modules.export import export_generator
-from modules.fid_cache import FidCache, pixels_fingerprint
 from modules.images import ImageSpec
-from modules.networks import build_generator
-from modules.training_config import NetworkConfig
+from modules.quality import domain_classifier, metrics
+from modules.quality.fid_cache import FidCache, pixels_fingerprint
+from modules.training.config import NetworkConfig
+from modules.training.networks import build_generator
 from tests.test_metrics import reference_fid
 
 
@@ -327,16 +327,17 @@ def test_baseline_uses_recorded_metrics_only_when_comparable(served):
     config = EvaluationConfig(EvaluationSettings(fid_num_samples=80), serving_dir=serving_dir)
     extractor = PixelExtractor()
     real = extractor.features(np.random.default_rng(0).integers(0, 255, (100, 8, 8, 1)))
-    comparison = {"extractor": "pixels", "real_images": "abc", "num_samples": 80, "seed": 0}
+    comparison = Comparison(extractor="pixels", real_images="abc", num_samples=80, seed=0)
 
     nothing = fid_evaluation.served_baseline(config, comparison, extractor, real, 80)
     assert (nothing.version, nothing.fid) == (None, None)
 
-    version = push.push(model_dir, serving_dir, {"fid": 12.5, "comparison": comparison}).version
+    version = push.push(model_dir, serving_dir,
+                        {"fid": 12.5, "comparison": dataclasses.asdict(comparison)}).version
     recorded = fid_evaluation.served_baseline(config, comparison, extractor, real, 80)
     assert (recorded.version, recorded.fid) == (version, 12.5) and extractor.calls == 1
 
-    other = {**comparison, "real_images": "new data"}
+    other = dataclasses.replace(comparison, real_images="new data")
     rescored = fid_evaluation.served_baseline(config, other, extractor, real, 80)
     served_pixels = fid_evaluation.generate(os.path.join(serving_dir, str(version)), 80, 0)
     assert rescored.version == version and "re-scored" in rescored.source

@@ -37,7 +37,8 @@ SDK_FILES = {
 # What our runners import by module path: `python -m` entry points, and the code TFX
 # loads in each component's container.
 RUNNER_MODULES = ("kubeflow.compile", "kubeflow.schedule", "pipeline.run_local",
-                  "modules.trainer", "modules.preprocessing", "components.ingest.component",
+                  "modules.training.trainer", "modules.preprocessing",
+                  "components.ingest.component",
                   "components.validation.component", "components.evaluation.component",
                   "components.push.component")
 

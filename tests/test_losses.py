@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from modules.losses import (HingeLoss, LeastSquaresLoss, NonSaturatingLoss,
-                            WassersteinGradientPenaltyLoss, get_loss, r1_penalty)
+from modules.training.losses import (HingeLoss, LeastSquaresLoss, NonSaturatingLoss,
+                                     WassersteinGradientPenaltyLoss, get_loss, r1_penalty)
 
 REAL = np.array([[2.0], [-1.0], [0.5]], np.float32)
 FAKE = np.array([[-3.0], [0.0], [1.5]], np.float32)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import linalg
 
-from modules import metrics
+from modules.quality import metrics
 
 
 def reference_fid(x, y):

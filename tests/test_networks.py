@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from modules.images import ImageSpec
-from modules.networks import build_discriminator, build_generator, num_levels
-from modules.training_config import NetworkConfig
+from modules.training.config import NetworkConfig
+from modules.training.networks import build_discriminator, build_generator, num_levels
 
 CONFIG = NetworkConfig(latent_dim=16, generator_filters=8, discriminator_filters=8)
 

@@ -14,7 +14,7 @@ from components.ingest.settings import IngestSettings
 from components.evaluation.gate import EvaluationSettings, GateConfig
 from components.evaluation.result import read_result
 from modules.images import ImageSpec
-from modules.training_config import TrainerConfig
+from modules.training.config import TrainerConfig
 
 # A few hundred steps make no good generator: these runs test the plumbing, so their gate
 # blesses any generator whose FID can be computed.
@@ -174,7 +174,7 @@ def test_every_component_ran_and_the_generator_was_blessed_and_pushed(pipeline_r
 def test_ml_metadata_records_the_extractor_that_scored_the_model(make_run):
     """The domain classifier lives in the FID cache, outside the pipeline root: the
     evaluation and the blessing say which one scored the model, and the summary shows it."""
-    from modules.trained_extractors import fid_dim
+    from modules.quality.trained_extractors import fid_dim
 
     config, completed, _ = make_run
     store, _ = node_executions(config.metadata_path)

@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from benchmarks import datasets
 from components.evaluation.gate import GateConfig
-from modules.metrics import UNLABELED_EXTRACTOR
+from modules.quality.metrics import UNLABELED_EXTRACTOR
 from pipeline import preflight, run_local
 from pipeline.bundled_data import digits_as_uint8
 

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from modules.checkpointing import NonFiniteTrainingError, checkpoint_directory
 from modules.data import ImageStream, stream_seed
-from modules.trainer import train
-from modules.training_config import TrainerConfig
+from modules.training.checkpointing import NonFiniteTrainingError, checkpoint_directory
+from modules.training.config import TrainerConfig
+from modules.training.trainer import train
 from tests.training_worker import TINY, stream_of
 
 TOTAL_STEPS = 600

@@ -4,7 +4,7 @@ import logging
 
 from ml_metadata.proto import metadata_store_pb2
 
-from modules.training_config import TRAINING_RESULT_FILE
+from modules.training.config import TRAINING_RESULT_FILE
 from pipeline.run_monitor import ComponentMonitor, describe_outputs
 
 

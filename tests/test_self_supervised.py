@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from benchmarks import datasets
-from modules import self_supervised
-from modules.domain_classifier import TrainingImages
-from modules.fid_cache import FidCache
 from modules.images import ImageSpec, from_uint8
-from modules.self_supervised import (SelfSupervisedConfig, build_encoder,
-                                     cached_self_supervised, train_self_supervised)
-from modules.trained_extractors import training_images
+from modules.quality import self_supervised
+from modules.quality.domain_classifier import TrainingImages
+from modules.quality.fid_cache import FidCache
+from modules.quality.self_supervised import (SelfSupervisedConfig, build_encoder,
+                                             cached_self_supervised, train_self_supervised)
+from modules.quality.trained_extractors import training_images
 
 SMALL = SelfSupervisedConfig(images_seen=1_000, batch_size=64)
 

@@ -18,8 +18,8 @@ from PIL import Image
 from components.push import serving_folder as push
 from modules.export import export_compressed, export_generator, metadata_asset_path
 from modules.images import ImageSpec
-from modules.networks import build_generator
-from modules.training_config import NetworkConfig
+from modules.training.config import NetworkConfig
+from modules.training.networks import build_generator
 from serving import client
 from tests.tf_serving_double import GrpcServer, RestServer
 from tests.serving_scripts import BOUNDS, CONCURRENT_PUSH, USE_ALL_SIGNATURES

@@ -12,7 +12,7 @@ from components.evaluation.gate import EvaluationSettings
 from components.validation.schema_rules import DataExpectations
 from kubeflow import compile as kubeflow_compile
 from modules.images import IMAGE_KEY, ImageSpec
-from modules.training_config import TrainerConfig
+from modules.training.config import TrainerConfig
 from pipeline import configs, flags, run_local
 
 # A value other than the default for every setting: (as typed, as it arrives).

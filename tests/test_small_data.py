@@ -11,8 +11,8 @@ import pytest
 
 from components.evaluation.gate import EvaluationSettings
 from components.evaluation.result import EvaluationResult
-from modules.trainer import run_fn
-from modules.training_config import CHECKPOINT_ROOT_KEY, TrainerConfig
+from modules.training.config import CHECKPOINT_ROOT_KEY, TrainerConfig
+from modules.training.trainer import run_fn
 from tests.test_trainer_run_fn import fn_args
 from tests.training_worker import TINY
 from tests.transform_output import write_transform_output
@@ -66,7 +66,7 @@ def test_the_evaluator_refuses_47_images_with_the_reason(transformed, tmp_path):
     from components.evaluation.component import FidEvaluator
     from components.tfx_types import SERVING_MODEL_SUBDIR
     from modules.export import export_generator
-    from modules.networks import build_generator
+    from modules.training.networks import build_generator
 
     config = TrainerConfig(**TINY)
     model_uri = tmp_path / "model"

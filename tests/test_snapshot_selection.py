@@ -4,11 +4,11 @@ import dataclasses
 import numpy as np
 import pytest
 
-from modules.domain_classifier import TrainingImages
 from modules.images import to_uint8
-from modules.snapshot_selection import CheapFid
-from modules.trainer import train
-from modules.training_config import TrainerConfig
+from modules.quality.domain_classifier import TrainingImages
+from modules.training.config import TrainerConfig
+from modules.training.snapshot_selection import CheapFid
+from modules.training.trainer import train
 from tests.training_worker import TINY, stream_of
 
 

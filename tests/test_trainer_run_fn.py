@@ -12,12 +12,12 @@ import tensorflow as tf
 
 from components.evaluation import scoring as fid_evaluation
 from components.evaluation.gate import EvaluationConfig, EvaluationSettings
-from modules import domain_classifier, self_supervised
-from modules.checkpointing import NonFiniteTrainingError, checkpoint_directory
 from modules.data import count_records, fingerprint, split_file_patterns
 from modules.export import read_metadata
-from modules.trainer import run_fn
-from modules.training_config import CHECKPOINT_ROOT_KEY, FID_CACHE_KEY, TrainerConfig
+from modules.quality import domain_classifier, self_supervised
+from modules.training.checkpointing import NonFiniteTrainingError, checkpoint_directory
+from modules.training.config import CHECKPOINT_ROOT_KEY, FID_CACHE_KEY, TrainerConfig
+from modules.training.trainer import run_fn
 from tests.training_worker import TINY
 from tests.transform_output import write_transform_output
 

@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 
 from modules.keras import keras
-from modules.trainer import build_gan, fixed_noise
-from modules.training_config import TrainerConfig
+from modules.training.config import TrainerConfig
+from modules.training.trainer import build_gan, fixed_noise
 
 # Every setting given, so nothing is left to the training plan.
 CONFIG = TrainerConfig(latent_dim=8, generator_filters=8, discriminator_filters=8, batch_size=16,

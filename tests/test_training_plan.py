@@ -5,8 +5,8 @@ import json
 import pytest
 
 from modules.images import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
-from modules.training_config import NO_AUGMENTATION, TrainerConfig
-from modules.training_plan import MIN_FILTERS, plan_training
+from modules.training.config import NO_AUGMENTATION, TrainerConfig
+from modules.training.plan import MIN_FILTERS, plan_training
 
 LEFT_TO_DATA = ("train_steps", "generator_filters", "discriminator_filters", "batch_size",
                 "generator_learning_rate", "discriminator_learning_rate",

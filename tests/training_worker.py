@@ -40,8 +40,8 @@ def training_state(gan) -> list[np.ndarray]:
 def main(run_dir: str, checkpoint_dir: str, train_steps: int, weights_file: str) -> None:
     import tensorflow as tf
 
-    from modules.trainer import train
-    from modules.training_config import TrainerConfig
+    from modules.training.trainer import train
+    from modules.training.config import TrainerConfig
 
     tf.config.experimental.enable_op_determinism()
     config = TrainerConfig(**TINY)

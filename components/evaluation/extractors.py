@@ -10,7 +10,7 @@ other code), so cached real statistics are keyed by it.
   best-snapshot selection uses, shared through the FID cache.
 - `self_supervised`: a small encoder trained with a fixed seed on the training
   split by SimCLR's contrastive objective (no downloads, no labels needed; see
-  `modules.self_supervised`); shared with the Trainer like the classifier.
+  `modules.quality.self_supervised`); shared with the Trainer like the classifier.
 - `inception`: Inception-v3 with the standard FID weights, the 2015-12-05 graph
   that TTUR, pytorch-fid and TF-GAN use, read from a path or URL the user gives
   (`classify_image_graph_def.pb`, or the `inception-2015-12-05.tgz` that holds
@@ -35,11 +35,11 @@ import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
 import tensorflow as tf
 
-from modules.fid_cache import FidCache, sha256_hex
 from modules.images import from_uint8
-from modules.metrics import FID_EXTRACTORS
-from modules.trained_extractors import (TRAINED_EXTRACTORS, TrainedModel,
-                                        cached_trained_extractor, training_images)
+from modules.quality.fid_cache import FidCache, sha256_hex
+from modules.quality.metrics import FID_EXTRACTORS
+from modules.quality.trained_extractors import (TRAINED_EXTRACTORS, TrainedModel,
+                                                cached_trained_extractor, training_images)
 
 EXTRACTORS = FID_EXTRACTORS
 EXTRACTOR_PATH_SETTING = "fid_extractor_path (--fid-extractor-path)"
@@ -61,7 +61,8 @@ class FeatureExtractor(abc.ABC):
 
 
 class TrainedExtractor(FeatureExtractor):
-    """The domain classifier or the self-supervised encoder (`modules.trained_extractors`)."""
+    """The domain classifier or the self-supervised encoder
+    (`modules.quality.trained_extractors`)."""
 
     def __init__(self, model: TrainedModel, identity: str):
         self.model = model

@@ -16,8 +16,8 @@ import dataclasses
 import math
 
 from modules.features import COMPRESSED_PRECISIONS
-from modules.metrics import (AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES, LABELED_EXTRACTOR,
-                             PATH_EXTRACTORS, UNLABELED_EXTRACTOR)
+from modules.quality.metrics import (AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES, LABELED_EXTRACTOR,
+                                     PATH_EXTRACTORS, UNLABELED_EXTRACTOR)
 from modules.settings import Settings, named, setting
 
 

@@ -18,6 +18,17 @@ REPORT_FILE = "report.html"
 
 
 @dataclasses.dataclass(frozen=True)
+class Comparison:
+    """How a FID was measured. Two FIDs are comparable only when all of these are equal:
+    FID depends on the feature space, the real images and the sample count."""
+
+    extractor: str      # the extractor's identity (its kind and, if trained, its weights)
+    real_images: str    # fingerprint of the held-out images' pixels
+    num_samples: int
+    seed: int
+
+
+@dataclasses.dataclass(frozen=True)
 class CompressedScore:
     """A reduced-precision copy of the generator, scored as the float32 one was."""
 
@@ -49,7 +60,7 @@ class EvaluationResult:
     extractor: str
     extractor_feature_dim: int
     extractor_holdout_accuracy: float | None
-    comparison: dict[str, Any]
+    comparison: Comparison
     gate: GateConfig
     baseline_version: int | None
     baseline_fid: float | None
@@ -109,6 +120,7 @@ class EvaluationResult:
     @classmethod
     def from_json(cls, text: str) -> "EvaluationResult":
         values = json.loads(text)
+        values["comparison"] = Comparison(**values["comparison"])
         values["gate"] = GateConfig(**values["gate"])
         values["checks"] = tuple(Check(**check) for check in values["checks"])
         values["compressed"] = {precision: CompressedScore(**scored)
@@ -121,10 +133,11 @@ class EvaluationResult:
                                    float32_fid=self.fid)
 
     @staticmethod
-    def comparable_fid(stored: dict[str, Any], comparison: dict[str, Any]) -> float | None:
+    def comparable_fid(stored: dict[str, Any], comparison: Comparison) -> float | None:
         """The FID of a stored record (`to_dict`, perhaps of an older version) if it was
         measured as `comparison` says, else None."""
-        if stored.get("comparison") != comparison or stored.get("fid") is None:
+        if (stored.get("comparison") != dataclasses.asdict(comparison)
+                or stored.get("fid") is None):
             return None
         return float(stored["fid"])
 

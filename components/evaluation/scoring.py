@@ -23,15 +23,16 @@ from absl import logging
 from components.evaluation import report
 from components.evaluation.extractors import FeatureExtractor, build_extractor
 from components.evaluation.gate import Baseline, EvaluationConfig, Measurements, decide
-from components.evaluation.result import (METRICS_FILE, REPORT_FILE, CompressedScore,
-                                          EvaluationResult, finite_or_none)
+from components.evaluation.result import (METRICS_FILE, REPORT_FILE, Comparison,
+                                          CompressedScore, EvaluationResult, finite_or_none)
 from components.push import serving_folder
-from modules import data, metrics
+from modules import data
 from modules.export import (IMAGES_OUTPUT, NOISE_INPUT, SERVING_SIGNATURE, export_compressed,
                             read_metadata)
-from modules.metrics import resolve_extractor
-from modules.fid_cache import FidCache, pixels_fingerprint, sha256_hex
 from modules.images import to_uint8, viewable_grid, write_png
+from modules.quality import metrics
+from modules.quality.fid_cache import FidCache, pixels_fingerprint, sha256_hex
+from modules.quality.metrics import resolve_extractor
 
 GENERATED_GRID_FILE = "generated_grid.png"
 REAL_GRID_FILE = "real_grid.png"
@@ -94,8 +95,9 @@ def score(real_features: np.ndarray, fake_features: np.ndarray, config: Evaluati
     return Scores(fid, kid, pr, refusal)
 
 
-def served_baseline(config: EvaluationConfig, comparison: dict, extractor: FeatureExtractor,
-                    real_features: np.ndarray, count: int) -> Baseline:
+def served_baseline(config: EvaluationConfig, comparison: Comparison,
+                    extractor: FeatureExtractor, real_features: np.ndarray,
+                    count: int) -> Baseline:
     """The served generator's FID, measured the same way as the candidate's (`count`
     samples)."""
     served = serving_folder.served(config.serving_dir) if config.serving_dir else None
@@ -158,8 +160,7 @@ def evaluate(transformed_examples_uri: str, transform_output_uri: str, serving_m
     logits = extractor.class_logits(generated) if hasattr(extractor, "class_logits") else None
     inception_score = None if logits is None else metrics.classifier_score(logits)
 
-    comparison = {"extractor": extractor.identity, "real_images": real_fingerprint,
-                  "num_samples": count, "seed": config.seed}
+    comparison = Comparison(extractor.identity, real_fingerprint, count, config.seed)
     baseline = served_baseline(config, comparison, extractor, real_features, count)
     measured = Measurements(scores.fid, scores.fid_refusal or floor_refusal, floor,
                             scores.precision_recall.precision if scores.precision_recall

@@ -18,12 +18,12 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from modules import metrics
-from modules.domain_classifier import TrainingImages
-from modules.fid_cache import FidCache
 from modules.images import from_uint8, to_uint8
 from modules.keras import keras
-from modules.trained_extractors import TrainedModel, cached_trained_extractor
+from modules.quality import metrics
+from modules.quality.domain_classifier import TrainingImages
+from modules.quality.fid_cache import FidCache
+from modules.quality.trained_extractors import TrainedModel, cached_trained_extractor
 
 
 class BestSnapshot(tf.Module):

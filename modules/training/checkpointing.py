@@ -19,7 +19,7 @@ import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import tensorflow as tf
 from absl import logging
 
-from modules.gan import GAN
+from modules.training.gan import GAN
 
 KEEP_CHECKPOINTS = 3
 
@@ -43,7 +43,7 @@ class TrainingCheckpoint:
                  write_directory: str | None = None):
         """`extra`: more state to save and restore with the GAN (e.g. the best snapshot).
         `write_directory`: where saves go when not `directory` (a worker other than the
-        chief; see `modules.distribution.worker_directory`)."""
+        chief; see `modules.training.distribution.worker_directory`)."""
         # Optimizer slots are created lazily; build them so a restore fills them in place.
         gan.generator_optimizer.build(gan.generator.trainable_variables)
         gan.discriminator_optimizer.build(gan.discriminator.trainable_variables)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import tensorflow as tf
 
-from modules.augment import diff_augment
 from modules.keras import keras
-from modules.losses import GanLoss, r1_penalty
+from modules.training.augment import diff_augment
+from modules.training.losses import GanLoss, r1_penalty
 
 # The EMA's half-life is at most this share of the images seen so far, so early averages
 # are not dominated by the random initialization (StyleGAN2-ADA's `ema_rampup`,

@@ -11,7 +11,7 @@ import abc
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import tensorflow as tf
 
-from modules.training_config import LOSS_NAMES
+from modules.training.config import LOSS_NAMES
 
 
 def _f32(logits) -> tf.Tensor:

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any, Mapping
 
 from modules.images import ImageSpec
-from modules.metrics import AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES
+from modules.quality.metrics import AUTO_EXTRACTOR, FID_EXTRACTOR_CHOICES
 from modules.settings import set_from, setting
 
 LOSS_NAMES = ("non_saturating", "least_squares", "hinge", "wgan_gp")
@@ -15,9 +15,9 @@ NO_AUGMENTATION = "off"
 ON_NON_FINITE = ("stop", "rollback")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 # The Trainer's custom_config keys for folders that outlive Trainer executions, set by
-# the pipeline: checkpoints (see modules.checkpointing) and the FID cache it shares with
-# the FidEvaluator (see modules.fid_cache). Not TrainerConfig fields: where things live
-# must not change which checkpoint a run resumes from.
+# the pipeline: checkpoints (see modules.training.checkpointing) and the FID cache it
+# shares with the FidEvaluator (see modules.quality.fid_cache). Not TrainerConfig fields:
+# where things live must not change which checkpoint a run resumes from.
 CHECKPOINT_ROOT_KEY = "checkpoint_root"
 FID_CACHE_KEY = "fid_cache_dir"
 LOCATION_KEYS = (CHECKPOINT_ROOT_KEY, FID_CACHE_KEY)
@@ -44,12 +44,13 @@ class TrainerConfig:
     `custom_config` (see `to_custom_config`), and the step budget (its TrainArgs)."""
 
     # The shape every stage shares and the FidEvaluator's extractor (which selection
-    # scores with when it is one trained on the training split, `modules.trained_extractors`):
+    # scores with when it is one trained on the training split,
+    # `modules.quality.trained_extractors`):
     # the pipeline sets them from those stages' settings.
     image_size: int = set_from(8, "--image-size")
     channels: int = set_from(1, "--channels")
     fid_extractor: str = set_from(AUTO_EXTRACTOR, "--fid-extractor")
-    # None: chosen from the data when training starts (`modules.training_plan`).
+    # None: chosen from the data when training starts (`modules.training.plan`).
     train_steps: int | None = setting(
         None, alias="--train-steps",
         help="generator updates the Trainer runs; default: from an image budget for the data")
@@ -128,7 +129,7 @@ class TrainerConfig:
 
     @property
     def chosen_from_data(self) -> tuple[str, ...]:
-        """The settings left to `modules.training_plan` (None here)."""
+        """The settings left to `modules.training.plan` (None here)."""
         return tuple(field.name for field in dataclasses.fields(self)
                      if getattr(self, field.name) is None)
 

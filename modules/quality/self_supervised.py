@@ -3,7 +3,7 @@ for images without labels (and usable on labeled ones: it ignores the labels).
 
 Objective: SimCLR (Chen et al. 2020), the NT-Xent contrastive loss between two augmented
 views of each image, the views made by the augmentations DiffAugment already applies
-(colour, translation, cutout; `modules.augment`) plus horizontal flips. Morozov et al.
+(colour, translation, cutout; `modules.training.augment`) plus horizontal flips. Morozov et al.
 (ICLR 2021, "On Self-Supervised Image Representations for GAN Evaluation") found FID in
 self-supervised feature spaces (SimCLR, SwAV) ranks generators at least as faithfully as
 Inception's supervised features; here the encoder is small and trained on the user's own
@@ -13,7 +13,7 @@ gives.
 
 The learned features are the encoder's tanh layer (bounded, full rank on the data), not the
 projection head the loss is computed on, as in SimCLR; FID sees them with the first
-layer's texture statistics (`modules.extractor_features`). The Trainer (best-snapshot
+layer's texture statistics (`modules.quality.extractor_features`). The Trainer (best-snapshot
 selection) and the FidEvaluator both get the encoder from `cached_self_supervised`, so it is
 trained once per run and loaded from the shared FID cache otherwise.
 """
@@ -30,13 +30,14 @@ import tensorflow as tf
 from absl import logging
 from tensorflow.python.framework import config as framework_config
 
-from modules import augment, extractor_features
-from modules.domain_classifier import TrainingImages
-from modules.extractor_features import ExtractorFeatures
-from modules.fid_cache import FidCache, sha256_hex
 from modules.images import ImageSpec, from_uint8
 from modules.keras import keras
-from modules.training_config import AUGMENTATIONS
+from modules.quality import extractor_features
+from modules.quality.domain_classifier import TrainingImages
+from modules.quality.extractor_features import ExtractorFeatures
+from modules.quality.fid_cache import FidCache, sha256_hex
+from modules.training import augment
+from modules.training.config import AUGMENTATIONS
 
 FEATURES_LAYER = "features"
 FIRST_LAYER = "first"

@@ -10,7 +10,7 @@ import math
 
 from modules.images import ImageSpec
 from modules.keras import keras
-from modules.training_config import NetworkConfig
+from modules.training.config import NetworkConfig
 
 BASE_RESOLUTION = 4
 MAX_FILTERS = 512

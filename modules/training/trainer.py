@@ -15,23 +15,24 @@ import tensorflow_transform as tft
 from absl import logging
 import tqdm
 
-from modules import data, metrics
-from modules.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint, all_finite,
-                                   checkpoint_directory)
-from modules.distribution import distribution_strategy, worker_directory
+from modules import data
 from modules.export import export_generator
-from modules.fid_cache import FidCache
-from modules.gan import GAN
 from modules.images import save_sample_grid
 from modules.keras import keras
-from modules.losses import get_loss
-from modules.networks import build_discriminator, build_generator
 from modules.progress import progress_bar
-from modules.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
-from modules.trained_extractors import TRAINED_EXTRACTORS, fid_dim, training_images
-from modules.training_plan import TrainingPlan, plan_training
-from modules.training_config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
+from modules.quality import metrics
+from modules.quality.fid_cache import FidCache
+from modules.quality.trained_extractors import TRAINED_EXTRACTORS, fid_dim, training_images
+from modules.training.checkpointing import (NonFiniteTrainingError, TrainingCheckpoint,
+                                            all_finite, checkpoint_directory)
+from modules.training.config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_CACHE_KEY,
                                      LOCATION_KEYS, TRAINING_RESULT_FILE, TrainerConfig)
+from modules.training.distribution import distribution_strategy, worker_directory
+from modules.training.gan import GAN
+from modules.training.losses import get_loss
+from modules.training.networks import build_discriminator, build_generator
+from modules.training.plan import TrainingPlan, plan_training
+from modules.training.snapshot_selection import BestSnapshot, CheapFid, SnapshotSelector
 
 SAMPLE_GRID_FILE = "sample_grid.png"
 SAMPLES_DIR = "samples"
@@ -42,10 +43,10 @@ CHECKPOINTS_DIR = "checkpoints"
 def build_gan(config: TrainerConfig,
               strategy: tf.distribute.Strategy | None = None) -> GAN:
     """The compiled GAN, its variables placed by `strategy` (default: one device), from a
-    config with every setting filled in (`modules.training_plan.plan_training`)."""
+    config with every setting filled in (`modules.training.plan.plan_training`)."""
     if config.chosen_from_data:
         raise ValueError(f"{', '.join(config.chosen_from_data)} not chosen: plan the config "
-                         "first (modules.training_plan.plan_training)")
+                         "first (modules.training.plan.plan_training)")
     keras.utils.set_random_seed(config.seed)
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(config.precision)
@@ -218,7 +219,7 @@ def train(config: TrainerConfig, images: data.ImageStream, train_steps: int | No
           ) -> TrainingResult:
     """Trains to `train_steps` generator steps (None: the plan's), resuming from
     `checkpoint_dir` when it holds a checkpoint; writes logs, grids and the training plan
-    (`modules.training_plan`) under `run_dir`. With `cheap_fid` (and
+    (`modules.training.plan`) under `run_dir`. With `cheap_fid` (and
     `config.fid_every_steps`), keeps the best-scoring snapshot for export."""
     if train_steps is not None and train_steps < 1:
         raise ValueError(f"train_steps must be at least 1, got {train_steps}")

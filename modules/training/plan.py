@@ -14,7 +14,7 @@ import dataclasses
 import math
 from typing import Any
 
-from modules.training_config import NO_AUGMENTATION, TrainerConfig
+from modules.training.config import NO_AUGMENTATION, TrainerConfig
 
 BATCH_SIZE = 64  # DCGAN's
 # The cost of an image grows with size² x width²: width 64 at 8 px costs what 16 costs at

@@ -9,10 +9,11 @@ from typing import Callable, Iterable, Protocol
 
 import numpy as np
 
-from modules.domain_classifier import ClassifierConfig, TrainingImages, cached_domain_classifier
-from modules.fid_cache import FidCache
 from modules.images import ImageSpec
-from modules.self_supervised import SelfSupervisedConfig, cached_self_supervised
+from modules.quality.domain_classifier import (ClassifierConfig, TrainingImages,
+                                               cached_domain_classifier)
+from modules.quality.fid_cache import FidCache
+from modules.quality.self_supervised import SelfSupervisedConfig, cached_self_supervised
 
 
 class TrainedModel(Protocol):

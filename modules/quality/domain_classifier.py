@@ -4,8 +4,8 @@ The standard Inception-v3 FID weights are downloaded at run time by every FID
 library; this extractor needs nothing but the data. Its learned features are a
 tanh layer: bounded, and full rank on the data (ReLU features left dead units and
 a rank-deficient covariance); FID sees them with the first layer's texture
-statistics (`modules.extractor_features`). Numbers are comparable only between runs that use
-the same extractor, which training deterministically from a seed gives.
+statistics (`modules.quality.extractor_features`). Numbers are comparable only
+between runs that use the same extractor, which training deterministically from a seed gives.
 
 The Trainer (for best-snapshot selection) and the FidEvaluator need the same
 classifier: both select its training images with `TrainingImages.select` and get
@@ -21,11 +21,11 @@ from typing import Iterable
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
 
-from modules import extractor_features
-from modules.extractor_features import ExtractorFeatures
-from modules.fid_cache import FidCache, digests_fingerprint, image_digests, sha256_hex
 from modules.images import ImageSpec, from_uint8
 from modules.keras import keras
+from modules.quality import extractor_features
+from modules.quality.extractor_features import ExtractorFeatures
+from modules.quality.fid_cache import FidCache, digests_fingerprint, image_digests, sha256_hex
 
 FEATURES_LAYER = "features"
 FIRST_LAYER = "first"

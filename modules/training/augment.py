@@ -11,7 +11,7 @@ from __future__ import annotations
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import tensorflow as tf
 
-from modules.training_config import AUGMENTATIONS
+from modules.training.config import AUGMENTATIONS
 
 TRANSLATION_RATIO = 0.125
 CUTOUT_RATIO = 0.5

@@ -1,0 +1,1 @@
+"""Sample-quality measures and the feature extractors they compare images in."""

@@ -1,0 +1,1 @@
+"""The Trainer stage: `trainer.run_fn` and everything it trains with."""
