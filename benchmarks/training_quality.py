@@ -10,10 +10,11 @@ load from other jobs hits both alike; each is timed to the end of its last step.
 `--checkpoint-seconds` of its own training time a contender's generator (ours: the EMA
 one it exports) is snapshotted. Both pick their best snapshot so far by the rule our
 Trainer uses: a FID against training images
-(`modules.training.snapshot_selection.CheapFid`), never against the held-out images. The picked snapshot is then scored as the FidEvaluator
-scores: the gate's extractor for the data (domain classifier for labeled digits,
-self-supervised otherwise), generated images quantized to uint8, against a held-out
-split, in units of the floor (the FID between training and held-out images).
+(`modules.training.snapshot_selection.CheapFid`), never against the held-out images. The
+picked snapshot is then scored as the FidEvaluator scores: the gate's extractor for the
+data (domain classifier for labeled digits, self-supervised otherwise), generated images
+quantized to uint8, against a held-out split, in units of the floor (the FID between
+training and held-out images).
 
 Printed per data set: the curve (FID / floor at each checkpoint) and the time ours needs
 to reach the reference's best-in-budget FID, as a share of the budget.

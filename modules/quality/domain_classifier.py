@@ -5,7 +5,8 @@ library; this extractor needs nothing but the data. Its learned features are a
 tanh layer: bounded, and full rank on the data (ReLU features left dead units and
 a rank-deficient covariance); FID sees them with the first layer's texture
 statistics (`modules.quality.extractor_features`). Numbers are comparable only
-between runs that use the same extractor, which training deterministically from a seed gives.
+between runs that use the same extractor, which training deterministically from a seed
+gives.
 
 The Trainer (for best-snapshot selection) and the FidEvaluator need the same
 classifier: both select its training images with `TrainingImages.select` and get

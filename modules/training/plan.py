@@ -22,12 +22,12 @@ BATCH_SIZE = 64  # DCGAN's
 FULL_RESOLUTION_FILTERS = {8: 64, 16: 32}
 MIN_FILTERS = 16
 # Images seen in a run, by image size, on 2 cores of an AVX-512 CPU at the chosen widths:
-# the digits at ~2,900 images/s (3 minutes; 1.8x the floor by the domain classifier and
+# the digits at ~4,400 images/s (2 minutes; 1.8x the floor by the domain classifier and
 # 1.5x by the self-supervised extractor, where 256,000 images gave 2.5x and 1.75x and
 # 768,000 gave 1.7x and 1.4x), 32 px at ~1,450 images/s with DiffAugment (7 minutes; the
-# photo crops and object views reach 2.4x and 1.4x their floors). Other
-# sizes get the 32 px run's compute: an image costs size^2 x width^2, and the width halves
-# as the size doubles down to MIN_FILTERS.
+# photo crops and object views reach 2.4x and 1.4x their floors). Other sizes get the
+# 32 px run's compute: an image costs size^2 x width^2, and the width halves as the size
+# doubles down to MIN_FILTERS.
 IMAGE_BUDGET = {8: 512_000}
 BUDGET_32PX = 640_000
 # The digits learn steadiest at half DCGAN's 2e-4; larger images at DCGAN's.
