@@ -1,9 +1,10 @@
 """Training throughput: our compiled train step vs a TensorFlow-tutorial DCGAN loop.
 
-    .venv/bin/python -m benchmarks.training
+    .venv/bin/python -m benchmarks.training [--kind rgb_photos] [--filters 64]
 
-Same networks (the `make run` architecture), same batch (64), same data (the
-bundled digits, in memory, shuffled, prefetched), same process. The reference is
+Same networks (by default the training plan's for the data: what `make run` trains),
+same batch (64), same data (one kind of `benchmarks.datasets`, by default the bundled
+digits, in memory, shuffled, prefetched), same process. The reference is
 the loop of the TensorFlow DCGAN tutorial: a `tf.function` train step with both
 tapes, called once per batch from Python. Ours is `GAN.fit` with the Trainer's
 defaults (several steps per compiled call), in float32 and in mixed bfloat16.
@@ -23,6 +24,7 @@ import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
 import tensorflow as tf
 
+from benchmarks import datasets
 from benchmarks.timing import interleaved_timings, load_average
 from modules.images import from_uint8
 from modules.keras import keras
@@ -31,19 +33,18 @@ from modules.training.losses import NonSaturatingLoss
 from modules.training.networks import build_discriminator, build_generator
 from modules.training.plan import plan_training
 from modules.training.trainer import build_gan
-from pipeline.bundled_data import digits_as_uint8
 
 STEPS_PER_REPEAT = 200
 ROUNDS = 7
 
 
-def digits_dataset(batch_size: int, pixels: np.ndarray | None = None,
-                   seed: int = 0) -> tf.data.Dataset:
-    """Shuffled, repeated, prefetched batches of uint8 [N, H, W] images (default: all the
-    bundled digits) scaled to [-1, 1]."""
-    if pixels is None:
-        pixels, _ = digits_as_uint8()
-    return (tf.data.Dataset.from_tensor_slices(from_uint8(pixels)[..., None])
+PHOTO_COUNT = 1000
+
+
+def image_dataset(pixels: np.ndarray, batch_size: int, seed: int = 0) -> tf.data.Dataset:
+    """Shuffled, repeated, prefetched batches of uint8 [N, H, W, C] images scaled to
+    [-1, 1]."""
+    return (tf.data.Dataset.from_tensor_slices(from_uint8(pixels))
             .shuffle(len(pixels), seed=seed).repeat().batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE))
 
@@ -129,14 +130,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bfloat16", action="store_true",
                         help="time mixed_bfloat16 even on a CPU without bfloat16 instructions")
+    parser.add_argument("--kind", choices=datasets.KINDS, default="digits",
+                        help=f"the data (the photo kinds: {PHOTO_COUNT} images of 32x32)")
+    parser.add_argument("--filters", type=int, default=None,
+                        help="both networks' width at full resolution; default: the plan's")
     args = parser.parse_args()
-    # The make-run networks: the plan for the bundled digits.
-    config = plan_training(TrainerConfig(), len(digits_as_uint8()[0])).config
-    dataset = digits_dataset(config.batch_size)
+    pixels, _ = datasets.build(args.kind, None if args.kind == "digits" else PHOTO_COUNT)
+    # The plan for the data (what make run trains on it), the widths as asked.
+    config = plan_training(TrainerConfig(
+        image_size=pixels.shape[1], channels=pixels.shape[3], generator_filters=args.filters,
+        discriminator_filters=args.filters), len(pixels)).config
+    dataset = image_dataset(pixels, config.batch_size)
     images_per_round = STEPS_PER_REPEAT * config.batch_size
     instructions = bfloat16_instructions()
-    print(f"training throughput, {config.image_size}x{config.image_size}x{config.channels} "
-          f"DCGAN, batch {config.batch_size}, TensorFlow {tf.__version__}; {ROUNDS} rounds of "
+    print(f"training throughput, {args.kind}: {config.image_size}x{config.image_size}x"
+          f"{config.channels} DCGAN of width {config.generator_filters}, DiffAugment "
+          f"{config.diff_augment} (ours only), batch {config.batch_size}, TensorFlow "
+          f"{tf.__version__}; {ROUNDS} rounds of "
           f"{STEPS_PER_REPEAT} steps, each timed to its last step; bfloat16 instructions: "
           f"{', '.join(instructions) or 'none'}; before: {load_average()}")
     reference_name = "tutorial loop (reference)"

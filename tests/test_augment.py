@@ -42,3 +42,15 @@ def test_augmentations_keep_the_shape_and_pass_gradients(policy):
 def test_empty_policy_is_the_identity():
     images = tf.random.uniform((2, 8, 8, 1))
     assert diff_augment(images, (), tf.random.Generator.from_seed(0)) is images
+
+
+def test_each_augmentation_reaches_each_image_with_the_given_probability():
+    images = tf.ones((400, 8, 8, 1))
+    rng = tf.random.Generator.from_seed(0)
+    assert np.array_equal(diff_augment(images, ("cutout",), rng, tf.constant(0.0)), images)
+    cut = (diff_augment(images, ("cutout",), rng, tf.constant(1.0)).numpy() == 0).any(
+        axis=(1, 2, 3))
+    assert cut.all()
+    cut = (diff_augment(images, ("cutout",), rng, tf.constant(0.25)).numpy() == 0).any(
+        axis=(1, 2, 3))
+    assert 0.18 < cut.mean() < 0.32  # 100 +- 3.5 standard deviations of 400 images

@@ -44,6 +44,7 @@ NOT_DEFAULT = {
     "training.ema_half_life_images": ("20000", 20000),
     "training.spectral_normalization": ("true", True),
     "training.diff_augment": ("translation,cutout", "translation,cutout"),
+    "training.augment_target": ("0.6", 0.6),
     "training.discriminator_steps": ("2", 2),
     "training.seed": ("7", 7),
     "training.log_every_steps": ("50", 50),

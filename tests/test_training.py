@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from modules.keras import keras
 from modules.training.config import TrainerConfig
+from modules.training.gan import ADA_SPEED_IMAGES
 from modules.training.trainer import build_gan, fixed_noise
 
 # Every setting given, so nothing is left to the training plan.
@@ -102,13 +103,44 @@ def test_discriminator_steps_and_spectral_normalization_and_diff_augment():
     assert np.all(np.isfinite(history.history["discriminator_loss"]))
 
 
+@pytest.mark.parametrize("loss,real_side", [("non_saturating", 0.1), ("least_squares", 0.6)])
+def test_adaptive_augmentation_rises_while_d_calls_the_real_images_real_and_falls_after(
+        loss, real_side):
+    gan = build_gan(dataclasses.replace(CONFIG, diff_augment="translation", loss=loss,
+                                        augment_target=0.6))
+    assert gan.adaptive_augmentation and float(gan.augment_probability) == 0.0
+    step = 16 / ADA_SPEED_IMAGES
+    # All 16 on the real side: the mean sign 1 is above the target.
+    logs = gan._adapt_augmentation(tf.fill([16, 1], real_side))
+    assert float(logs["real_signs"]) == 1.0
+    assert float(gan.augment_probability) == pytest.approx(step)
+    # Half on each side: 0 is below the target; the probability never goes below 0.
+    for _ in range(2):
+        gan._adapt_augmentation(tf.constant([[real_side]] * 8 + [[-1.0]] * 8))
+    assert float(gan.augment_probability) == 0.0
+    always = build_gan(dataclasses.replace(CONFIG, diff_augment="translation"))
+    assert not always.adaptive_augmentation and float(always.augment_probability) == 1.0
+
+
+def test_adaptive_augmentation_is_logged_as_it_trains():
+    gan = build_gan(dataclasses.replace(CONFIG, diff_augment="translation,cutout",
+                                        augment_target=0.6))
+    real = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
+    history = gan.fit(real, batch_size=16, epochs=1, verbose=0)
+    probabilities = history.history["augment_probability"]
+    assert 0 <= probabilities[-1] <= 4 * 16 / ADA_SPEED_IMAGES
+    assert probabilities[-1] == pytest.approx(float(gan.augment_probability))
+    assert -1 <= history.history["real_signs"][-1] <= 1
+
+
 def test_networks_are_built_only_from_a_planned_config():
     with pytest.raises(ValueError, match="batch_size, generator_learning_rate.*not chosen"):
         build_gan(dataclasses.replace(CONFIG, batch_size=None, generator_learning_rate=None))
 
 
 @pytest.mark.parametrize("field,value", [("diff_augment", "translation,zoom"), ("ema_half_life_images", -1),
-                                         ("discriminator_steps", 0)])
+                                         ("discriminator_steps", 0), ("augment_target", 1.0),
+                                         ("augment_target", -0.1)])
 def test_invalid_stability_settings_fail_up_front(field, value):
     with pytest.raises(ValueError, match=field):
         dataclasses.replace(CONFIG, **{field: value})

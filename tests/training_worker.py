@@ -15,7 +15,8 @@ import numpy as np
 
 TINY = dict(latent_dim=8, generator_filters=8, discriminator_filters=8, batch_size=16,
             steps_per_execution=1, checkpoint_every_steps=20, log_every_steps=100,
-            sample_every_steps=10_000, ema_half_life_images=1000)
+            sample_every_steps=10_000, ema_half_life_images=1000,
+            diff_augment="translation,cutout", augment_target=0.6)
 # Not a multiple of the batch size: batches run across epoch ends.
 IMAGE_COUNT = 250
 
@@ -33,7 +34,7 @@ def training_state(gan) -> list[np.ndarray]:
     """The weights and optimizer state two runs are compared by, in a fixed order."""
     variables = (gan.generator.weights + gan.discriminator.weights
                  + gan.ema_generator.weights + gan.generator_optimizer.variables()
-                 + gan.discriminator_optimizer.variables())
+                 + gan.discriminator_optimizer.variables() + [gan.augment_probability])
     return [variable.numpy() for variable in variables]
 
 

@@ -67,9 +67,15 @@ _FUNCTIONS = {"color": color, "translation": translation, "cutout": cutout}
 assert tuple(_FUNCTIONS) == AUGMENTATIONS, "keep training_config.AUGMENTATIONS in step"
 
 
-def diff_augment(images: tf.Tensor, policy: tuple[str, ...],
-                 rng: tf.random.Generator) -> tf.Tensor:
-    """Applies the named augmentations in order; the empty policy is the identity."""
+def diff_augment(images: tf.Tensor, policy: tuple[str, ...], rng: tf.random.Generator,
+                 probability: tf.Tensor | None = None) -> tf.Tensor:
+    """Applies the named augmentations in order; the empty policy is the identity. With a
+    `probability`, each augmentation reaches each image with that probability (as
+    StyleGAN2-ADA's pipeline applies its own), else every image gets every one."""
     for name in policy:
-        images = _FUNCTIONS[name](images, rng)
+        augmented = _FUNCTIONS[name](images, rng)
+        if probability is not None:
+            chosen = _uniform(rng, images) < tf.cast(probability, images.dtype)
+            augmented = tf.where(chosen, augmented, images)
+        images = augmented
     return images

@@ -52,7 +52,8 @@ class TrainingCheckpoint:
         state = dict(generator=gan.generator, discriminator=gan.discriminator,
                      generator_optimizer=gan.generator_optimizer,
                      discriminator_optimizer=gan.discriminator_optimizer,
-                     noise_rng=gan.noise_rng, images_seen=gan.images_seen)
+                     noise_rng=gan.noise_rng, images_seen=gan.images_seen,
+                     augment_probability=gan.augment_probability)
         if gan.ema_generator is not None:
             state["ema_generator"] = gan.ema_generator
         state.update(extra or {})

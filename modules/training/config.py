@@ -75,6 +75,10 @@ class TrainerConfig:
     diff_augment: str | None = setting(
         None, help=f"comma-separated subset of {AUGMENTATIONS}, or {NO_AUGMENTATION}; "
                    "default: from the number of training images and the image size")
+    augment_target: float = setting(
+        0.0, help="0 = every augmentation on every image; else adapt how often each is "
+                  "applied so that the sign of D's real logits averages this "
+                  "(StyleGAN2-ADA's ADA uses 0.6)")
     discriminator_steps: int = setting(1, help="discriminator updates per generator update")
     seed: int = setting(0, help="also the FidEvaluator's: its noise and floor sample")
     log_every_steps: int = 500
@@ -109,6 +113,8 @@ class TrainerConfig:
         if self.fid_extractor not in FID_EXTRACTOR_CHOICES:
             raise ValueError(f"unknown fid_extractor {self.fid_extractor!r}; choose one of "
                              f"{FID_EXTRACTOR_CHOICES}")
+        if not 0 <= self.augment_target < 1:
+            raise ValueError(f"augment_target must be in [0, 1), got {self.augment_target}")
         # Settings left to the data (None) are checked once chosen.
         for name in ("train_steps", "selection_samples", "checkpoint_every_steps",
                      "discriminator_steps", "batch_size", "log_every_steps", "latent_dim",

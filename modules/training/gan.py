@@ -17,6 +17,12 @@ from modules.training.losses import GanLoss, r1_penalty
 # are not dominated by the random initialization (StyleGAN2-ADA's `ema_rampup`,
 # training/training_loop.py).
 EMA_RAMPUP = 0.05
+# Adaptive augmentation (StyleGAN2-ADA, training/training_loop.py): after every
+# discriminator batch the augmentation probability moves by batch / ADA_SPEED_IMAGES, up
+# while D puts more of the real images on its "real" side than the target allows (it is
+# memorizing them), down otherwise. StyleGAN2-ADA crosses 0..1 in 500k images of 25M-image
+# runs; ours see a few hundred thousand.
+ADA_SPEED_IMAGES = 100_000
 
 
 def _differentiated_loss(optimizer, loss):
@@ -39,7 +45,8 @@ def _gradients(tape: tf.GradientTape, optimizer, differentiated_loss, variables)
 class GAN(keras.Model):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, loss: GanLoss,
                  seed: int = 0, r1_weight: float = 0.0, ema_half_life_images: int = 0,
-                 augmentations: tuple[str, ...] = (), discriminator_steps: int = 1, **kwargs):
+                 augmentations: tuple[str, ...] = (), augment_target: float = 0.0,
+                 discriminator_steps: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -47,6 +54,12 @@ class GAN(keras.Model):
         self.latent_dim = int(generator.input_shape[-1])
         self.r1_weight = r1_weight
         self.augmentations = tuple(augmentations)
+        # 0: every augmentation reaches every image; else the probability adapts to D.
+        self.augment_target = augment_target
+        self.augment_probability = tf.Variable(
+            0.0 if self.adaptive_augmentation else 1.0, trainable=False,
+            name="augment_probability", synchronization=tf.VariableSynchronization.ON_WRITE,
+            aggregation=tf.VariableAggregation.MEAN)
         self.discriminator_steps = discriminator_steps
         self.ema_half_life_images = ema_half_life_images
         # The averaged generator: what gets sampled, evaluated and exported when on.
@@ -84,9 +97,25 @@ class GAN(keras.Model):
     def sample_noise(self, batch_size) -> tf.Tensor:
         return self.noise_rng.normal([batch_size, self.latent_dim])
 
+    @property
+    def adaptive_augmentation(self) -> bool:
+        return bool(self.augmentations) and self.augment_target > 0
+
     def _discriminate(self, images):
-        return self.discriminator(diff_augment(images, self.augmentations, self.noise_rng),
-                                  training=True)
+        probability = self.augment_probability if self.adaptive_augmentation else None
+        return self.discriminator(
+            diff_augment(images, self.augmentations, self.noise_rng, probability),
+            training=True)
+
+    def _adapt_augmentation(self, real_logits) -> dict:
+        """StyleGAN2-ADA's overfitting signal (the mean sign of D's real logits) and the
+        probability's step towards the target."""
+        signs = tf.reduce_mean(tf.sign(tf.cast(real_logits, tf.float32)
+                                       - self.gan_loss.decision_boundary))
+        step = tf.cast(tf.shape(real_logits)[0], tf.float32) / ADA_SPEED_IMAGES
+        self.augment_probability.assign(tf.clip_by_value(
+            self.augment_probability + tf.sign(signs - self.augment_target) * step, 0.0, 1.0))
+        return {"real_signs": signs, "augment_probability": self.augment_probability}
 
     def _adversarial_step(self, real_images, update_generator: bool):
         """One discriminator update and, when asked, a generator update from the same
@@ -120,7 +149,9 @@ class GAN(keras.Model):
         if update_generator:
             self.generator_optimizer.apply_gradients(zip(generator_gradients,
                                                          generator_variables))
-        return {
+        adaptation = self._adapt_augmentation(real_logits) if self.adaptive_augmentation \
+            else {}
+        return {**adaptation,
             "generator_loss": generator_loss,
             "discriminator_loss": discriminator_loss,
             "d_real": tf.reduce_mean(self.gan_loss.discriminator_score(real_logits)),

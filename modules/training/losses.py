@@ -37,6 +37,10 @@ def r1_penalty(discriminator, real_images: tf.Tensor, weight: float) -> tf.Tenso
 class GanLoss(abc.ABC):
     """Logits in, float32 scalar losses out."""
 
+    # The logit between "fake" and "real": the share of real images D puts on the real
+    # side is the overfitting signal adaptive augmentation follows.
+    decision_boundary = 0.0
+
     @abc.abstractmethod
     def generator_loss(self, fake_logits: tf.Tensor) -> tf.Tensor:
         ...
@@ -75,6 +79,8 @@ class NonSaturatingLoss(GanLoss):
 
 class LeastSquaresLoss(GanLoss):
     """LSGAN (Mao et al. 2017): squared distance of logits to the 0/1 targets."""
+
+    decision_boundary = 0.5
 
     def generator_loss(self, fake_logits):
         return 0.5 * tf.reduce_mean(tf.square(_f32(fake_logits) - 1.0))

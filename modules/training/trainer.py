@@ -58,6 +58,7 @@ def build_gan(config: TrainerConfig,
                       r1_weight=config.r1_weight,
                       ema_half_life_images=config.ema_half_life_images,
                       augmentations=config.augmentations,
+                      augment_target=config.augment_target,
                       discriminator_steps=config.discriminator_steps)
             gan.compile(generator_optimizer=_optimizer(config, config.generator_learning_rate),
                         discriminator_optimizer=_optimizer(config,
