@@ -2,8 +2,8 @@
 
     .venv/bin/python -m benchmarks.training [--kind rgb_photos] [--filters 64]
 
-Same networks (by default the training plan's for the data: what `make run` trains),
-same batch (64), same data (one kind of `benchmarks.datasets`, by default the bundled
+Same networks (by default the training plan's for the data: what `make run` trains;
+DiffAugment off, as the tutorial has none), same batch (64), same data (one kind of `benchmarks.datasets`, by default the bundled
 digits, in memory, shuffled, prefetched), same process. The reference is
 the loop of the TensorFlow DCGAN tutorial: a `tf.function` train step with both
 tapes, called once per batch from Python. Ours is `GAN.fit` with the Trainer's
@@ -28,7 +28,7 @@ from benchmarks import datasets
 from benchmarks.timing import interleaved_timings, load_average
 from modules.images import from_uint8
 from modules.keras import keras
-from modules.training.config import TrainerConfig
+from modules.training.config import NO_AUGMENTATION, TrainerConfig
 from modules.training.losses import NonSaturatingLoss
 from modules.training.networks import build_discriminator, build_generator
 from modules.training.plan import plan_training
@@ -90,10 +90,10 @@ class TutorialDcgan:
         return time.perf_counter() - start
 
 
-def tutorial_loop(config: TrainerConfig, dataset: tf.data.Dataset):
+def tutorial_loop(config: TrainerConfig, dataset: tf.data.Dataset, steps: int):
     reference = TutorialDcgan(config)
     batches = iter(dataset)
-    return lambda: reference.train(batches, STEPS_PER_REPEAT)
+    return lambda: reference.train(batches, steps)
 
 
 class _LastStep(keras.callbacks.Callback):
@@ -103,13 +103,13 @@ class _LastStep(keras.callbacks.Callback):
         self.ended = time.perf_counter()
 
 
-def our_fit(config: TrainerConfig, dataset: tf.data.Dataset):
+def our_fit(config: TrainerConfig, dataset: tf.data.Dataset, steps: int):
     gan = build_gan(config)
     last_step = _LastStep()
 
     def run() -> float:
         start = time.perf_counter()
-        gan.fit(dataset, epochs=1, steps_per_epoch=STEPS_PER_REPEAT, verbose=0,
+        gan.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0,
                 callbacks=[last_step])
         return last_step.ended - start
     return run
@@ -134,29 +134,33 @@ def main() -> None:
                         help=f"the data (the photo kinds: {PHOTO_COUNT} images of 32x32)")
     parser.add_argument("--filters", type=int, default=None,
                         help="both networks' width at full resolution; default: the plan's")
+    parser.add_argument("--steps", type=int, default=STEPS_PER_REPEAT,
+                        help="steps per contender and round")
     args = parser.parse_args()
     pixels, _ = datasets.build(args.kind, None if args.kind == "digits" else PHOTO_COUNT)
-    # The plan for the data (what make run trains on it), the widths as asked.
+    # The plan for the data (what make run trains on it), the widths as asked, and no
+    # DiffAugment: the tutorial loop has none, and both must do the same work.
     config = plan_training(TrainerConfig(
         image_size=pixels.shape[1], channels=pixels.shape[3], generator_filters=args.filters,
-        discriminator_filters=args.filters), len(pixels)).config
+        discriminator_filters=args.filters, diff_augment=NO_AUGMENTATION), len(pixels)).config
     dataset = image_dataset(pixels, config.batch_size)
-    images_per_round = STEPS_PER_REPEAT * config.batch_size
+    images_per_round = args.steps * config.batch_size
     instructions = bfloat16_instructions()
     print(f"training throughput, {args.kind}: {config.image_size}x{config.image_size}x"
-          f"{config.channels} DCGAN of width {config.generator_filters}, DiffAugment "
-          f"{config.diff_augment} (ours only), batch {config.batch_size}, TensorFlow "
+          f"{config.channels} DCGAN of width {config.generator_filters}, batch "
+          f"{config.batch_size}, TensorFlow "
           f"{tf.__version__}; {ROUNDS} rounds of "
-          f"{STEPS_PER_REPEAT} steps, each timed to its last step; bfloat16 instructions: "
+          f"{args.steps} steps, each timed to its last step; bfloat16 instructions: "
           f"{', '.join(instructions) or 'none'}; before: {load_average()}")
     reference_name = "tutorial loop (reference)"
     contenders = {
-        reference_name: tutorial_loop(config, dataset),
-        f"ours, float32 ({config.steps_per_execution} steps/call)": our_fit(config, dataset),
+        reference_name: tutorial_loop(config, dataset, args.steps),
+        f"ours, float32 ({config.steps_per_execution} steps/call)": our_fit(config, dataset,
+                                                                            args.steps),
     }
     if instructions or args.bfloat16:
         contenders["ours, mixed_bfloat16"] = our_fit(
-            dataclasses.replace(config, precision="mixed_bfloat16"), dataset)
+            dataclasses.replace(config, precision="mixed_bfloat16"), dataset, args.steps)
     else:
         print("  (mixed_bfloat16 not timed: this CPU would emulate it; --bfloat16 times it)")
     timings = interleaved_timings(contenders, ROUNDS, alternate=True)
