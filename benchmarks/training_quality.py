@@ -29,11 +29,10 @@ from typing import Callable
 
 import modules  # noqa: F401  (pins TF_USE_LEGACY_KERAS)
 import numpy as np
-import tensorflow as tf
 
 from benchmarks import datasets
 from benchmarks.timing import load_average
-from benchmarks.training import TutorialDcgan
+from benchmarks.training import PHOTO_COUNT, TutorialDcgan, image_dataset
 from modules.images import from_uint8, to_uint8
 from modules.keras import keras
 from modules.quality import metrics
@@ -46,7 +45,6 @@ from modules.training.trainer import build_gan
 from pipeline.configs import PipelineConfig
 
 SLICE_SECONDS = 30.0
-PHOTO_COUNT = 1000  # 800 training, 200 held-out images
 
 
 @dataclasses.dataclass
@@ -78,10 +76,8 @@ class _StopAfter(keras.callbacks.Callback):
 
 def ours(config: TrainerConfig, train_pixels: np.ndarray) -> Contender:
     gan = build_gan(config)
-    batches = (tf.data.Dataset.from_tensor_slices(from_uint8(train_pixels))
-               .shuffle(len(train_pixels), seed=config.seed).repeat()
-               .batch(config.batch_size * config.discriminator_steps, drop_remainder=True)
-               .prefetch(tf.data.AUTOTUNE))
+    batches = image_dataset(train_pixels, config.batch_size * config.discriminator_steps,
+                            config.seed)
 
     def advance(seconds: float) -> float:
         stop = _StopAfter(seconds)
@@ -92,9 +88,7 @@ def ours(config: TrainerConfig, train_pixels: np.ndarray) -> Contender:
 
 def reference(config: TrainerConfig, train_pixels: np.ndarray) -> Contender:
     loop = TutorialDcgan(config)
-    batches = iter(tf.data.Dataset.from_tensor_slices(from_uint8(train_pixels))
-                   .shuffle(len(train_pixels), seed=config.seed).repeat()
-                   .batch(config.batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+    batches = iter(image_dataset(train_pixels, config.batch_size, config.seed))
 
     def advance(seconds: float) -> float:
         trained = 0.0

@@ -149,9 +149,7 @@ class GAN(keras.Model):
         if update_generator:
             self.generator_optimizer.apply_gradients(zip(generator_gradients,
                                                          generator_variables))
-        adaptation = self._adapt_augmentation(real_logits) if self.adaptive_augmentation \
-            else {}
-        return {**adaptation,
+        logs = {
             "generator_loss": generator_loss,
             "discriminator_loss": discriminator_loss,
             "d_real": tf.reduce_mean(self.gan_loss.discriminator_score(real_logits)),
@@ -159,6 +157,9 @@ class GAN(keras.Model):
             "generator_grad_norm": generator_norm,
             "discriminator_grad_norm": tf.linalg.global_norm(gradients),
         }
+        if self.adaptive_augmentation:
+            logs.update(self._adapt_augmentation(real_logits))
+        return logs
 
     def _assign_ema(self, step_images):
         """Moves the average towards the generator by a step of `step_images` images:
