@@ -31,7 +31,7 @@ def test_digits_keep_the_measured_make_run_choices():
     config = plan_training(TrainerConfig(image_size=8, channels=1), 1437).config
     assert (config.generator_filters, config.discriminator_filters) == (64, 64)
     assert config.generator_learning_rate == config.discriminator_learning_rate == 1e-4
-    assert config.diff_augment == NO_AUGMENTATION  # too small to shift
+    assert config.diff_augment == NO_AUGMENTATION  # too small to shift or cut
 
 
 def test_small_photo_sets_get_narrow_networks_and_diff_augment():

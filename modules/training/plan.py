@@ -37,11 +37,10 @@ DCGAN_LEARNING_RATE = 2e-4
 # about a tenth of a short run's budget).
 EMA_SHARE_OF_BUDGET = 0.1
 # DiffAugment (Zhao et al. 2020) pays off below tens of thousands of images; at 8 px a
-# one-pixel shift is an eighth of a digit. Translation alone: in 300 s of training at 32 px
-# adding cutout was worse on both the photo crops and the object views (docs/training.md).
+# 4x4 cutout hides half a digit and a one-pixel shift is an eighth of it.
 AUGMENT_BELOW_IMAGES = 20_000
 AUGMENT_MIN_SIZE = 16
-SMALL_DATA_AUGMENTATIONS = "translation"
+SMALL_DATA_AUGMENTATIONS = "translation,cutout"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +103,7 @@ def plan_training(config: TrainerConfig, num_images: int) -> TrainingPlan:
     if small and size >= AUGMENT_MIN_SIZE:
         augment = (SMALL_DATA_AUGMENTATIONS, f"fewer than {AUGMENT_BELOW_IMAGES:,} images")
     elif small:
-        augment = (NO_AUGMENTATION, f"images of {size} px: too small to shift")
+        augment = (NO_AUGMENTATION, f"images of {size} px: too small to shift or cut")
     else:
         augment = (NO_AUGMENTATION, f"{AUGMENT_BELOW_IMAGES:,} images or more")
     choose("diff_augment", *augment)
