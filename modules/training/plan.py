@@ -27,7 +27,8 @@ MIN_FILTERS = 16
 # 768,000 gave 1.7x and 1.4x), 32 px at ~1,450 images/s with DiffAugment (7 minutes; the
 # photo crops and object views reach 2.4x and 1.4x their floors). Other sizes get the
 # 32 px run's compute: an image costs size^2 x width^2, and the width halves as the size
-# doubles down to MIN_FILTERS.
+# doubles down to MIN_FILTERS. At 64 px that is enough for the object views (2.8x) but
+# not the photo crops (11x; 3.8x with four times the images; width 8 was far worse).
 IMAGE_BUDGET = {8: 512_000}
 BUDGET_32PX = 640_000
 # The digits learn steadiest at half DCGAN's 2e-4; larger images at DCGAN's.
