@@ -28,6 +28,10 @@ TRAINING_CODE_VERSION_KEY = "training_code_version"
 # What training ended with (step, images seen, last losses), in the Trainer's model run
 # folder; the local runner's finish line reads it.
 TRAINING_RESULT_FILE = "training_result.json"
+# The EMA's half-life is at most this share of the images seen so far, so early averages
+# are not dominated by the random initialization (StyleGAN2-ADA's `ema_rampup`,
+# training/training_loop.py).
+EMA_RAMPUP = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +74,7 @@ class TrainerConfig:
     r1_weight: float = setting(0.0, help="R1 penalty on real images, any loss; 0 = off")
     ema_half_life_images: int | None = setting(
         None, help="half-life of the generator weights' moving average, in images seen; "
-                   "0 = off; default: a tenth of the image budget")
+                   "0 = off; at most 5% of the images seen so far; default: 5% of the image budget")
     spectral_normalization: bool = setting(False, help="in the discriminator")
     diff_augment: str | None = setting(
         None, help=f"comma-separated subset of {AUGMENTATIONS}, or {NO_AUGMENTATION}; "

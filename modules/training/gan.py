@@ -11,12 +11,9 @@ import tensorflow as tf
 
 from modules.keras import keras
 from modules.training.augment import diff_augment
+from modules.training.config import EMA_RAMPUP
 from modules.training.losses import GanLoss, r1_penalty
 
-# The EMA's half-life is at most this share of the images seen so far, so early averages
-# are not dominated by the random initialization (StyleGAN2-ADA's `ema_rampup`,
-# training/training_loop.py).
-EMA_RAMPUP = 0.05
 # Adaptive augmentation (StyleGAN2-ADA, training/training_loop.py): after every
 # discriminator batch the augmentation probability moves by batch / ADA_SPEED_IMAGES, up
 # while D puts more of the real images on its "real" side than the target allows (it is

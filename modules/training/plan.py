@@ -14,7 +14,7 @@ import dataclasses
 import math
 from typing import Any
 
-from modules.training.config import NO_AUGMENTATION, TrainerConfig
+from modules.training.config import EMA_RAMPUP, NO_AUGMENTATION, TrainerConfig
 
 BATCH_SIZE = 64  # DCGAN's
 # The cost of an image grows with size² x width²: width 64 at 8 px costs what 16 costs at
@@ -34,9 +34,6 @@ BUDGET_32PX = 640_000
 # The digits learn steadiest at half DCGAN's 2e-4; larger images at DCGAN's.
 LEARNING_RATE = {8: 1e-4}
 DCGAN_LEARNING_RATE = 2e-4
-# EMA half-life as a fraction of the budget (StyleGAN2-ADA's 10k images per 32 of batch,
-# about a tenth of a short run's budget).
-EMA_SHARE_OF_BUDGET = 0.1
 # DiffAugment (Zhao et al. 2020) pays off below tens of thousands of images; at 8 px a
 # 4x4 cutout hides half a digit and a one-pixel shift is an eighth of it.
 AUGMENT_BELOW_IMAGES = 20_000
@@ -97,9 +94,12 @@ def plan_training(config: TrainerConfig, num_images: int) -> TrainingPlan:
     images_per_step = batch_size * config.discriminator_steps
     steps = choose("train_steps", math.ceil(budget / images_per_step),
                    f"{budget:,} images for {shape}, {images_per_step} per step")
-    half_life = int(EMA_SHARE_OF_BUDGET * steps * images_per_step)
-    choose("ema_half_life_images", half_life,
-           f"a tenth of the {steps * images_per_step:,} images of the run")
+    # What the ramp-up (EMA_RAMPUP of the images seen) reaches at the end of the run: in a
+    # run of this length a longer half-life would never take effect. (StyleGAN2-ADA's 10k
+    # images per 32 of batch is for runs of millions of images.)
+    images = steps * images_per_step
+    choose("ema_half_life_images", int(EMA_RAMPUP * images),
+           f"{EMA_RAMPUP:.0%} of the {images:,} images of the run, where the ramp-up ends")
     small = num_images < AUGMENT_BELOW_IMAGES
     if small and size >= AUGMENT_MIN_SIZE:
         augment = (SMALL_DATA_AUGMENTATIONS, f"fewer than {AUGMENT_BELOW_IMAGES:,} images")
