@@ -25,12 +25,11 @@ MIN_FILTERS = 16
 # the digits at ~4,400 images/s (2 minutes; 1.8x the floor by the domain classifier and
 # 1.5x by the self-supervised extractor, where 256,000 images gave 2.5x and 1.75x and
 # 768,000 gave 1.7x and 1.4x), 32 px at ~1,450 images/s with DiffAugment (7 minutes; the
-# photo crops and object views reach 2.4x and 1.4x their floors). Other sizes get the
-# 32 px run's compute: an image costs size^2 x width^2, and the width halves as the size
-# doubles down to MIN_FILTERS. At 64 px that is enough for the object views (2.8x) but
-# not the photo crops (11x; 3.8x with four times the images; width 8 was far worse).
-IMAGE_BUDGET = {8: 512_000}
-BUDGET_32PX = 640_000
+# photo crops and object views reach 2.4x and 1.4x their floors), 64 px at ~350 images/s
+# (15 minutes): there the photo crops scored 11x with 160,000 images and still improved
+# up to 256,000 (3.8x after 640,000, best at 256,000). 128 px gets the 64 px run's
+# compute: an image costs size^2 x width^2, and the width stays at MIN_FILTERS.
+IMAGE_BUDGET = {8: 512_000, 16: 640_000, 32: 640_000, 64: 320_000, 128: 80_000}
 # The digits learn steadiest at half DCGAN's 2e-4; larger images at DCGAN's.
 LEARNING_RATE = {8: 1e-4}
 DCGAN_LEARNING_RATE = 2e-4
@@ -90,7 +89,7 @@ def plan_training(config: TrainerConfig, num_images: int) -> TrainingPlan:
     rate = LEARNING_RATE.get(size, DCGAN_LEARNING_RATE)
     choose("generator_learning_rate", rate, f"for {shape}")
     choose("discriminator_learning_rate", rate, f"for {shape}")
-    budget = IMAGE_BUDGET.get(size, BUDGET_32PX * 32 ** 2 // max(size, 32) ** 2)
+    budget = IMAGE_BUDGET[size]
     images_per_step = batch_size * config.discriminator_steps
     steps = choose("train_steps", math.ceil(budget / images_per_step),
                    f"{budget:,} images for {shape}, {images_per_step} per step")
