@@ -28,7 +28,8 @@ MIN_FILTERS = 16
 # photo crops and object views reach 2.4x and 1.4x their floors), 64 px at ~350 images/s
 # (15 minutes): there the photo crops scored 11x with 160,000 images and still improved
 # up to 256,000 (3.8x after 640,000, best at 256,000). 128 px gets the 64 px run's
-# compute: an image costs size^2 x width^2, and the width stays at MIN_FILTERS.
+# compute by size^2 (the width stays at MIN_FILTERS), 80,000 images, which ran at ~63
+# images/s (21 minutes) and left the object views at 5.6x: 128 px needs a GPU.
 IMAGE_BUDGET = {8: 512_000, 16: 640_000, 32: 640_000, 64: 320_000, 128: 80_000}
 # The digits learn steadiest at half DCGAN's 2e-4; larger images at DCGAN's.
 LEARNING_RATE = {8: 1e-4}
