@@ -74,7 +74,8 @@ class TrainerConfig:
     r1_weight: float = setting(0.0, help="R1 penalty on real images, any loss; 0 = off")
     ema_half_life_images: int | None = setting(
         None, help="half-life of the generator weights' moving average, in images seen; "
-                   "0 = off; at most 5% of the images seen so far; default: 5% of the image budget")
+                   f"0 = off; at most {EMA_RAMPUP:.0%} of the images seen so far; default: "
+                   f"{EMA_RAMPUP:.0%} of the image budget")
     spectral_normalization: bool = setting(False, help="in the discriminator")
     diff_augment: str | None = setting(
         None, help=f"comma-separated subset of {AUGMENTATIONS}, or {NO_AUGMENTATION}; "
