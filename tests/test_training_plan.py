@@ -5,7 +5,8 @@ import json
 import pytest
 
 from modules.images import MAX_IMAGE_SIZE, MIN_IMAGE_SIZE
-from modules.training.config import EMA_RAMPUP, NO_AUGMENTATION, TrainerConfig
+from modules.training.config import (EMA_BUDGET_SHARE, EMA_RAMPUP, NO_AUGMENTATION,
+                                     TrainerConfig)
 from modules.training.plan import MIN_FILTERS, plan_training
 
 LEFT_TO_DATA = ("train_steps", "generator_filters", "discriminator_filters", "batch_size",
@@ -43,12 +44,13 @@ def test_small_photo_sets_get_narrow_networks_and_diff_augment():
     assert large.diff_augment == NO_AUGMENTATION
 
 
-def test_the_budget_is_in_images_and_the_ema_half_life_what_its_ramp_up_reaches():
+def test_the_budget_is_in_images_and_the_ema_half_life_a_share_of_it_the_ramp_up_reaches():
     plan = plan_training(TrainerConfig(image_size=32, channels=3), 800)
     images = plan.config.train_steps * plan.config.batch_size
     halved = plan_training(TrainerConfig(image_size=32, channels=3, batch_size=32), 800)
     assert halved.config.train_steps * 32 == pytest.approx(images, abs=32)
-    assert plan.config.ema_half_life_images == pytest.approx(EMA_RAMPUP * images, rel=0.01)
+    assert plan.config.ema_half_life_images == pytest.approx(EMA_BUDGET_SHARE * images, rel=0.01)
+    assert plan.config.ema_half_life_images <= EMA_RAMPUP * images  # the ramp-up reaches it
 
 
 def test_given_settings_are_kept_and_reported_as_given():

@@ -32,6 +32,11 @@ TRAINING_RESULT_FILE = "training_result.json"
 # are not dominated by the random initialization (StyleGAN2-ADA's `ema_rampup`,
 # training/training_loop.py).
 EMA_RAMPUP = 0.05
+# The plan's half-life, as a share of the run's image budget: in runs of a few hundred
+# thousand images the generator still improves late, and a longer average lags behind it
+# (see modules.training.plan). The ramp-up reaches it at EMA_BUDGET_SHARE / EMA_RAMPUP of
+# the run.
+EMA_BUDGET_SHARE = 0.02
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +80,7 @@ class TrainerConfig:
     ema_half_life_images: int | None = setting(
         None, help="half-life of the generator weights' moving average, in images seen; "
                    f"0 = off; at most {EMA_RAMPUP:.0%} of the images seen so far; default: "
-                   f"{EMA_RAMPUP:.0%} of the image budget")
+                   f"{EMA_BUDGET_SHARE:.0%} of the image budget")
     spectral_normalization: bool = setting(False, help="in the discriminator")
     diff_augment: str | None = setting(
         None, help=f"comma-separated subset of {AUGMENTATIONS}, or {NO_AUGMENTATION}; "

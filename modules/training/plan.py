@@ -14,7 +14,7 @@ import dataclasses
 import math
 from typing import Any
 
-from modules.training.config import EMA_RAMPUP, NO_AUGMENTATION, TrainerConfig
+from modules.training.config import EMA_BUDGET_SHARE, NO_AUGMENTATION, TrainerConfig
 
 BATCH_SIZE = 64  # DCGAN's
 # The cost of an image grows with size² x width²: width 64 at 8 px costs what 16 costs at
@@ -23,13 +23,14 @@ FULL_RESOLUTION_FILTERS = {8: 64, 16: 32}
 MIN_FILTERS = 16
 # Images seen in a run, by image size, on 2 cores of an AVX-512 CPU at the chosen widths:
 # the digits at ~4,400 images/s (2 minutes; 1.8x the floor by the domain classifier and
-# 1.5x by the self-supervised extractor, where 256,000 images gave 2.5x and 1.75x and
-# 768,000 gave 1.7x and 1.4x), 32 px at ~1,450 images/s with DiffAugment (7 minutes; the
-# photo crops and object views reach 2.4x and 1.4x their floors), 64 px at ~350 images/s
-# (15 minutes): there the photo crops scored 11x with 160,000 images and still improved
-# up to 256,000 (3.8x after 640,000, best at 256,000). 128 px gets the 64 px run's
-# compute by size^2 (the width stays at MIN_FILTERS), 80,000 images, which ran at ~63
-# images/s (21 minutes) and left the object views at 5.6x: 128 px needs a GPU.
+# 1.5x by the self-supervised extractor; with the EMA at 5% of the budget 256,000 images
+# gave 2.5x and 1.75x and 768,000 gave 1.7x and 1.4x), 32 px at ~1,450 images/s with
+# DiffAugment (7 minutes; the object views and photo crops reach 1.3x and 2.0x their
+# floors), 64 px at ~350 images/s (15 minutes): there the photo crops scored 11x with
+# 160,000 images (EMA at 5%) and 3.2x with 320,000, best at the last step. 128 px gets
+# the 64 px run's compute by size^2 (the width stays at MIN_FILTERS), 80,000 images,
+# which ran at ~63 images/s (21 minutes) and left the object views at 5.6x: 128 px needs
+# a GPU.
 IMAGE_BUDGET = {8: 512_000, 16: 640_000, 32: 640_000, 64: 320_000, 128: 80_000}
 # The digits learn steadiest at half DCGAN's 2e-4; larger images at DCGAN's.
 LEARNING_RATE = {8: 1e-4}
@@ -94,12 +95,13 @@ def plan_training(config: TrainerConfig, num_images: int) -> TrainingPlan:
     images_per_step = batch_size * config.discriminator_steps
     steps = choose("train_steps", math.ceil(budget / images_per_step),
                    f"{budget:,} images for {shape}, {images_per_step} per step")
-    # What the ramp-up (EMA_RAMPUP of the images seen) reaches at the end of the run: in a
-    # run of this length a longer half-life would never take effect. (StyleGAN2-ADA's 10k
-    # images per 32 of batch is for runs of millions of images.)
+    # A short average: with the half-life at 5% of the budget (where the ramp-up ends)
+    # the exported generators lagged behind (64 px photo crops 3.8x the floor with recall
+    # 0.25, against 3.2x and 0.54 at 2%). StyleGAN2-ADA's 10k images per 32 of batch is
+    # for runs of millions of images.
     images = steps * images_per_step
-    choose("ema_half_life_images", int(EMA_RAMPUP * images),
-           f"{EMA_RAMPUP:.0%} of the {images:,} images of the run, where the ramp-up ends")
+    choose("ema_half_life_images", int(EMA_BUDGET_SHARE * images),
+           f"{EMA_BUDGET_SHARE:.0%} of the {images:,} images of the run")
     small = num_images < AUGMENT_BELOW_IMAGES
     if small and size >= AUGMENT_MIN_SIZE:
         augment = (SMALL_DATA_AUGMENTATIONS, f"fewer than {AUGMENT_BELOW_IMAGES:,} images")
