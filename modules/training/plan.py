@@ -27,7 +27,8 @@ MIN_FILTERS = 16
 # gave 2.5x and 1.75x and 768,000 gave 1.7x and 1.4x), 32 px at ~1,450 images/s with
 # DiffAugment (7 minutes; the object views and photo crops reach 1.3x and 2.0x their
 # floors), 64 px at ~350 images/s (15 minutes): there the photo crops scored 11x with
-# 160,000 images (EMA at 5%) and 3.2x with 320,000, best at the last step. 128 px gets
+# 160,000 images (EMA at 5%) and 3.2x with 320,000 (3.3x with 640,000: D wins after
+# about 400,000, so more does not help). 128 px gets
 # the 64 px run's compute by size^2 (the width stays at MIN_FILTERS), 80,000 images,
 # which ran at ~63 images/s (21 minutes) and left the object views at 5.6x: 128 px needs
 # a GPU.
