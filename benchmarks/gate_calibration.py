@@ -38,7 +38,7 @@ from modules.quality.domain_classifier import TrainingImages
 from modules.quality.fid_cache import FidCache
 from modules.training.plan import plan_training
 from modules.training.snapshot_selection import CheapFid
-from modules.training.trainer import train
+from modules.training.trainer import this_machine, train
 from components.evaluation.gate import EvaluationConfig, EvaluationSettings
 from pipeline.configs import PipelineConfig
 
@@ -64,7 +64,8 @@ def trained_generators(train_pixels: np.ndarray, train_labels: np.ndarray | None
     pipeline = PipelineConfig()
     spec_size, channels = train_pixels.shape[1], train_pixels.shape[3]
     config = dataclasses.replace(pipeline.training, image_size=spec_size, channels=channels)
-    steps = steps or plan_training(config, len(train_pixels)).config.train_steps
+    steps = steps or plan_training(config, len(train_pixels),
+                                    this_machine()).config.train_steps
     cache = FidCache(os.path.join(work_dir, "fid_cache"))
     cheap_fid = None if train_labels is None else CheapFid.from_training_images(
         "domain_classifier", TrainingImages.select([(train_pixels, train_labels)]), config.selection_samples,

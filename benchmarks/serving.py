@@ -26,6 +26,7 @@ from modules.export import (COMPRESSED_PRECISIONS, export_compressed, export_gen
 from modules.training.config import TrainerConfig
 from modules.training.networks import build_generator
 from modules.training.plan import plan_training
+from modules.training.trainer import this_machine
 from pipeline.bundled_data import digits_as_uint8
 
 CALLS_PER_REPEAT = {1: 200, 256: 20}
@@ -57,7 +58,7 @@ def bare_functions(generator, latent_dim: int):
 
 def main() -> None:
     # The make-run generator: the plan for the bundled digits.
-    config = plan_training(TrainerConfig(), len(digits_as_uint8()[0])).config
+    config = plan_training(TrainerConfig(), len(digits_as_uint8()[0]), this_machine()).config
     generator = build_generator(config.image_spec, config.network_config)
     bare_serve, bare_generate = bare_functions(generator, config.latent_dim)
     with tempfile.TemporaryDirectory() as scratch:

@@ -1,6 +1,6 @@
 """Training throughput: our compiled train step vs a TensorFlow-tutorial DCGAN loop.
 
-    .venv/bin/python -m benchmarks.training [--kind rgb_photos] [--filters 64]
+    .venv/bin/python -m benchmarks.training [--kind rgb_photos [--size 64]] [--filters 64]
 
 Same networks (by default the training plan's for the data: what `make run` trains;
 DiffAugment off, as the tutorial has none), same batch (64), same data (one kind of
@@ -33,7 +33,7 @@ from modules.training.config import NO_AUGMENTATION, TrainerConfig
 from modules.training.losses import NonSaturatingLoss
 from modules.training.networks import build_discriminator, build_generator
 from modules.training.plan import plan_training
-from modules.training.trainer import build_gan
+from modules.training.trainer import build_gan, this_machine
 
 STEPS_PER_REPEAT = 200
 ROUNDS = 7
@@ -116,37 +116,32 @@ def our_fit(config: TrainerConfig, dataset: tf.data.Dataset, steps: int):
     return run
 
 
-def bfloat16_instructions() -> list[str]:
-    """The bfloat16 instructions this CPU has (from /proc/cpuinfo): oneDNN runs bfloat16
-    fast only with AVX512-BF16 or AMX, and emulates it, many times slower, without."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = set(next(line for line in cpuinfo if line.startswith("flags")).split())
-    except (OSError, StopIteration):
-        return []
-    return [name for name in ("avx512_bf16", "amx_bf16") if name in flags]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bfloat16", action="store_true",
                         help="time mixed_bfloat16 even on a CPU without bfloat16 instructions")
     parser.add_argument("--kind", choices=datasets.KINDS, default="digits",
-                        help=f"the data (the photo kinds: {PHOTO_COUNT} images of 32x32)")
+                        help=f"the data (the photo kinds: {PHOTO_COUNT} images)")
+    parser.add_argument("--size", type=int, default=32,
+                        help="the photo kinds' image size (the digits are 8x8)")
     parser.add_argument("--filters", type=int, default=None,
                         help="both networks' width at full resolution; default: the plan's")
     parser.add_argument("--steps", type=int, default=STEPS_PER_REPEAT,
                         help="steps per contender and round")
     args = parser.parse_args()
-    pixels, _ = datasets.build(args.kind, None if args.kind == "digits" else PHOTO_COUNT)
+    pixels, _ = datasets.build(args.kind, None if args.kind == "digits" else PHOTO_COUNT,
+                               args.size)
     # The plan for the data (what make run trains on it), the widths as asked, and no
-    # DiffAugment: the tutorial loop has none, and both must do the same work.
+    # DiffAugment: the tutorial loop has none, and both must do the same work. Each
+    # contender sets its own precision.
+    hardware = this_machine()
     config = plan_training(TrainerConfig(
         image_size=pixels.shape[1], channels=pixels.shape[3], generator_filters=args.filters,
-        discriminator_filters=args.filters, diff_augment=NO_AUGMENTATION), len(pixels)).config
+        discriminator_filters=args.filters, diff_augment=NO_AUGMENTATION,
+        precision="float32"), len(pixels), hardware).config
     dataset = image_dataset(pixels, config.batch_size)
     images_per_round = args.steps * config.batch_size
-    instructions = bfloat16_instructions()
+    instructions = hardware.bfloat16_instructions
     print(f"training throughput, {args.kind}: {config.image_size}x{config.image_size}x"
           f"{config.channels} DCGAN of width {config.generator_filters}, batch "
           f"{config.batch_size}, TensorFlow {tf.__version__}; {ROUNDS} rounds of "

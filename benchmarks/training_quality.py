@@ -41,7 +41,7 @@ from modules.quality.trained_extractors import cached_trained_extractor, trainin
 from modules.training.config import TrainerConfig
 from modules.training.plan import plan_training
 from modules.training.snapshot_selection import CheapFid
-from modules.training.trainer import build_gan
+from modules.training.trainer import build_gan, this_machine
 from pipeline.configs import PipelineConfig
 
 SLICE_SECONDS = 30.0
@@ -131,7 +131,8 @@ def benchmark(kind: str, budget: float, checkpoint: float, cache: FidCache) -> N
     extractor_name = metrics.resolve_extractor(pipeline.evaluation.extractor,
                                                metrics.count_classes(train_labels))
     spec = dict(image_size=pixels.shape[1], channels=pixels.shape[3])
-    plan = plan_training(dataclasses.replace(pipeline.training, **spec), train_count)
+    plan = plan_training(dataclasses.replace(pipeline.training, **spec), train_count,
+                         this_machine())
     config = plan.config
     images = training_images(extractor_name, [(train_pixels, train_labels)])
     extractor, _ = cached_trained_extractor(extractor_name, images, config.seed, cache)

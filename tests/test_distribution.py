@@ -24,11 +24,11 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from modules.training.config import TrainerConfig
 from modules.training.plan import plan_training
-from modules.training.trainer import build_gan
+from modules.training.trainer import build_gan, this_machine
 from tests.training_worker import IMAGE_COUNT, TINY
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 gan = build_gan(plan_training(TrainerConfig(**{**TINY, "steps_per_execution": 2}),
-                              IMAGE_COUNT).config, strategy)
+                              IMAGE_COUNT, this_machine()).config, strategy)
 images = np.random.default_rng(0).uniform(-1, 1, (64, 8, 8, 1)).astype(np.float32)
 history = gan.fit(tf.data.Dataset.from_tensor_slices(images).batch(16).repeat(), epochs=1,
                   steps_per_epoch=4, verbose=0)

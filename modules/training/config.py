@@ -95,8 +95,10 @@ class TrainerConfig:
     sample_every_steps: int = 2000
     sample_grid_size: int = 64
     steps_per_execution: int = 10
-    precision: str = setting("float32", choices=PRECISIONS,
-                             help="mixed_float16 on GPUs; logits and losses stay float32")
+    precision: str | None = setting(
+        None, choices=PRECISIONS,
+        help="logits and losses stay float32; mixed_float16 is for GPUs; default: "
+             "mixed_bfloat16 on a CPU with AMX, else float32")
     jit_compile: bool = setting(False, help="XLA: faster on GPUs, ~6x slower on our CPU")
     checkpoint_every_steps: int = 500
     fid_every_steps: int = setting(
@@ -115,7 +117,7 @@ class TrainerConfig:
         if unknown:
             raise ValueError(f"unknown diff_augment {sorted(unknown)}; choose from "
                              f"{AUGMENTATIONS} or {NO_AUGMENTATION}")
-        if self.precision not in PRECISIONS:
+        if self.precision is not None and self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.on_non_finite not in ON_NON_FINITE:
             raise ValueError(f"on_non_finite must be one of {ON_NON_FINITE}, "

@@ -1,6 +1,7 @@
 """The training settings a user did not give, chosen from the data: the networks' width,
 the batch, the learning rates, the generator EMA's half-life, DiffAugment and the
-budget of images seen, from the image size, channels and number of training images.
+budget of images seen, from the image size, channels and number of training images;
+and the arithmetic precision, from the machine.
 
 The rules were set on this project's three kinds of data (`benchmarks.datasets`: 8x8
 digits, 32x32 RGB photo crops, 32x32 grayscale objects) for a run of a few minutes of
@@ -15,6 +16,7 @@ import math
 from typing import Any
 
 from modules.training.config import EMA_BUDGET_SHARE, NO_AUGMENTATION, TrainerConfig
+from modules.training.hardware import Hardware
 
 BATCH_SIZE = 64  # DCGAN's
 # The cost of an image grows with size² x width²: width 64 at 8 px costs what 16 costs at
@@ -56,22 +58,23 @@ class TrainingPlan:
 
     config: TrainerConfig
     num_images: int
+    hardware: Hardware
     choices: tuple[Choice, ...]
 
     def lines(self) -> list[str]:
         spec = self.config.image_spec
         return [f"Training plan for {self.num_images} images of {spec.size}x{spec.size}x"
-                f"{spec.channels}:"] + [f"  {choice.name} = {choice.value}  ({choice.reason})"
+                f"{spec.channels} on {self.hardware.describe()}:"] + [f"  {choice.name} = {choice.value}  ({choice.reason})"
                                         for choice in self.choices]
 
     def to_json(self) -> dict[str, Any]:
-        return {"num_images": self.num_images,
+        return {"num_images": self.num_images, "hardware": self.hardware.describe(),
                 "choices": [dataclasses.asdict(choice) for choice in self.choices]}
 
 
-def plan_training(config: TrainerConfig, num_images: int) -> TrainingPlan:
+def plan_training(config: TrainerConfig, num_images: int, hardware: Hardware) -> TrainingPlan:
     """`config` with the settings it leaves to the data (None) chosen for `num_images`
-    training images of its image spec."""
+    training images of its image spec, trained on `hardware`."""
     if num_images < 1:
         raise ValueError("there are no training images")
     size, shape = config.image_size, f"{config.image_size} px images"
@@ -111,9 +114,19 @@ def plan_training(config: TrainerConfig, num_images: int) -> TrainingPlan:
     else:
         augment = (NO_AUGMENTATION, f"{AUGMENT_BELOW_IMAGES:,} images or more")
     choose("diff_augment", *augment)
+    # `benchmarks.training` on 2 cores: with AMX (a Xeon) mixed bfloat16 ran at 1.13x
+    # float32's images/s on the digits and 1.26x at 32 px; with AVX512-BF16 alone (an AMD
+    # EPYC) at 0.96-0.99x, the plan's widths being too narrow for it.
+    if hardware.gpus:
+        precision = ("float32", "GPU: mixed_float16 may be faster")
+    elif hardware.bfloat16_matrix_units:
+        precision = ("mixed_bfloat16", "CPU with AMX-BF16")
+    else:
+        precision = ("float32", "CPU without AMX-BF16")
+    choose("precision", *precision)
     unknown = set(config.chosen_from_data) - set(chosen)
     if unknown:
         raise ValueError(f"no rule chooses {sorted(unknown)}")
     resolved = dataclasses.replace(config, **{name: value for name, (value, _) in chosen.items()})
-    return TrainingPlan(resolved, num_images, tuple(
+    return TrainingPlan(resolved, num_images, hardware, tuple(
         Choice(name, value, reason) for name, (value, reason) in chosen.items()))

@@ -29,6 +29,7 @@ from modules.training.config import (CHECKPOINT_ROOT_KEY, CODE_VERSION_KEY, FID_
                                      LOCATION_KEYS, TRAINING_RESULT_FILE, TrainerConfig)
 from modules.training.distribution import distribution_strategy, worker_directory
 from modules.training.gan import GAN
+from modules.training.hardware import Hardware, cpu_flags
 from modules.training.losses import get_loss
 from modules.training.networks import build_discriminator, build_generator
 from modules.training.plan import TrainingPlan, plan_training
@@ -68,6 +69,10 @@ def build_gan(config: TrainerConfig,
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     return gan
+
+
+def this_machine() -> Hardware:
+    return Hardware(len(tf.config.list_physical_devices("GPU")), cpu_flags())
 
 
 def _optimizer(config: TrainerConfig, learning_rate: float) -> keras.optimizers.Optimizer:
@@ -230,7 +235,7 @@ def train(config: TrainerConfig, images: data.ImageStream, train_steps: int | No
     if not num_images:
         raise ValueError("there are no training images")
     plan = plan_training(dataclasses.replace(config, train_steps=train_steps or
-                                             config.train_steps), num_images)
+                                             config.train_steps), num_images, this_machine())
     # On standard output, where the progress bar is (the terminal of a local run).
     print("\n".join(plan.lines()), flush=True)
     config, train_steps = plan.config, plan.config.train_steps
