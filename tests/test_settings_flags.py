@@ -41,6 +41,7 @@ NOT_DEFAULT = {
     "training.loss": ("hinge", "hinge"),
     "training.gradient_penalty_weight": ("5", 5.0),
     "training.r1_weight": ("0.5", 0.5),
+    "training.r1_interval": ("4", 4),
     "training.ema_half_life_images": ("20000", 20000),
     "training.spectral_normalization": ("true", True),
     "training.diff_augment": ("translation,cutout", "translation,cutout"),

@@ -9,6 +9,7 @@ import tensorflow as tf
 from modules.keras import keras
 from modules.training.config import TrainerConfig
 from modules.training.gan import ADA_SPEED_IMAGES
+from modules.training.losses import r1_penalty
 from modules.training.trainer import build_gan, fixed_noise
 
 # Every setting given, so nothing is left to the training plan.
@@ -64,6 +65,18 @@ def test_every_loss_and_the_r1_penalty_train(loss, r1_weight):
     assert int(gan.generator_optimizer.iterations) == 4
     for name in ("generator_loss", "discriminator_loss"):
         assert np.all(np.isfinite(history.history[name]))
+
+
+def test_r1_is_lazy_applied_on_every_interval_th_discriminator_update_times_the_interval():
+    gan = build_gan(dataclasses.replace(CONFIG, r1_weight=2.0, r1_interval=4))
+    real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (16, 8, 8, 1)), tf.float32)
+    full = float(r1_penalty(gan.discriminator, real, 2.0))
+    assert full > 0
+    penalties = []
+    for iteration in range(6):
+        gan.discriminator_optimizer.iterations.assign(iteration)
+        penalties.append(float(gan._lazy_r1(real)))
+    assert penalties == pytest.approx([4 * full, 0, 0, 0, 4 * full, 0], rel=1e-5)
 
 
 @pytest.mark.parametrize("images_seen_before,decay", [

@@ -77,6 +77,9 @@ class TrainerConfig:
     gradient_penalty_weight: float = setting(
         10.0, help="WGAN-GP's penalty (used with loss wgan_gp)")
     r1_weight: float = setting(0.0, help="R1 penalty on real images, any loss; 0 = off")
+    r1_interval: int = setting(
+        16, help="apply R1 on every this many discriminator updates, weighted by it "
+                 "(StyleGAN2's lazy regularization); 1 = on every update")
     ema_half_life_images: int | None = setting(
         None, help="half-life of the generator weights' moving average, in images seen; "
                    f"0 = off; at most {EMA_RAMPUP:.0%} of the images seen so far; default: "
@@ -130,6 +133,7 @@ class TrainerConfig:
         # Settings left to the data (None) are checked once chosen.
         for name in ("train_steps", "selection_samples", "checkpoint_every_steps",
                      "discriminator_steps", "batch_size", "log_every_steps", "latent_dim",
+                     "r1_interval",
                      "generator_filters", "discriminator_filters",
                      "sample_every_steps", "sample_grid_size", "steps_per_execution"):
             value = getattr(self, name)

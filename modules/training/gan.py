@@ -41,7 +41,8 @@ def _gradients(tape: tf.GradientTape, optimizer, differentiated_loss, variables)
 
 class GAN(keras.Model):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, loss: GanLoss,
-                 seed: int = 0, r1_weight: float = 0.0, ema_half_life_images: int = 0,
+                 seed: int = 0, r1_weight: float = 0.0, r1_interval: int = 1,
+                 ema_half_life_images: int = 0,
                  augmentations: tuple[str, ...] = (), augment_target: float = 0.0,
                  discriminator_steps: int = 1, **kwargs):
         super().__init__(**kwargs)
@@ -50,6 +51,7 @@ class GAN(keras.Model):
         self.gan_loss = loss
         self.latent_dim = int(generator.input_shape[-1])
         self.r1_weight = r1_weight
+        self.r1_interval = r1_interval
         self.augmentations = tuple(augmentations)
         # 0: every augmentation reaches every image; else the probability adapts to D.
         self.augment_target = augment_target
@@ -128,7 +130,7 @@ class GAN(keras.Model):
                 + self.gan_loss.discriminator_penalty(self.discriminator, real_images,
                                                       fake_images, self.noise_rng))
             if self.r1_weight:
-                discriminator_loss += r1_penalty(self.discriminator, real_images, self.r1_weight)
+                discriminator_loss += self._lazy_r1(real_images)
             generator_loss = self.gan_loss.generator_loss(fake_logits)
             differentiated = (_differentiated_loss(self.discriminator_optimizer,
                                                    discriminator_loss),
@@ -157,6 +159,16 @@ class GAN(keras.Model):
         if self.adaptive_augmentation:
             logs.update(self._adapt_augmentation(real_logits))
         return logs
+
+    def _lazy_r1(self, real_images) -> tf.Tensor:
+        """R1 on every `r1_interval`-th discriminator update (counted by D's optimizer, so
+        a resume keeps the rhythm), weighted by the interval: StyleGAN2's lazy
+        regularization (StyleGAN2-ADA's training/training_loop.py, `D_reg_interval`), at a
+        fraction of R1's double-backpropagation cost."""
+        due = tf.equal(self.discriminator_optimizer.iterations % self.r1_interval, 0)
+        return tf.cond(due, lambda: r1_penalty(self.discriminator, real_images,
+                                               self.r1_weight * self.r1_interval),
+                       lambda: tf.constant(0.0))
 
     def _assign_ema(self, step_images):
         """Moves the average towards the generator by a step of `step_images` images:
