@@ -16,7 +16,7 @@ from modules.training.trainer import build_gan, fixed_noise
 CONFIG = TrainerConfig(latent_dim=8, generator_filters=8, discriminator_filters=8, batch_size=16,
                        steps_per_execution=1, train_steps=10, generator_learning_rate=2e-4,
                        discriminator_learning_rate=2e-4, ema_half_life_images=0,
-                       diff_augment="off", precision="float32")
+                       diff_augment="off", precision="float32", r1_weight=0.0)
 
 
 def test_each_network_is_updated_by_its_own_optimizer():

@@ -12,7 +12,7 @@ from modules.training.plan import MIN_FILTERS, plan_training
 
 LEFT_TO_DATA = ("train_steps", "generator_filters", "discriminator_filters", "batch_size",
                 "generator_learning_rate", "discriminator_learning_rate",
-                "ema_half_life_images", "diff_augment", "precision")
+                "ema_half_life_images", "diff_augment", "precision", "r1_weight")
 CPU = Hardware()
 AMX = Hardware(cpu_flags=frozenset({"avx512f", "avx512_bf16", "amx_tile", "amx_bf16"}))
 
@@ -36,13 +36,15 @@ def test_digits_keep_the_measured_make_run_choices():
     assert (config.generator_filters, config.discriminator_filters) == (64, 64)
     assert config.generator_learning_rate == config.discriminator_learning_rate == 1e-4
     assert config.diff_augment == NO_AUGMENTATION  # too small to shift or cut
+    assert config.r1_weight == 0
 
 
-def test_small_photo_sets_get_narrow_networks_and_diff_augment():
+def test_small_photo_sets_get_narrow_networks_diff_augment_and_r1():
     config = plan_training(TrainerConfig(image_size=32, channels=3), 800, CPU).config
     assert config.generator_filters == config.discriminator_filters == MIN_FILTERS
     assert config.augmentations and set(config.augmentations) <= {"color", "translation",
                                                                    "cutout"}
+    assert config.r1_weight > 0
     large = plan_training(TrainerConfig(image_size=32, channels=3), 100_000, CPU).config
     assert large.diff_augment == NO_AUGMENTATION
 

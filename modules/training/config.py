@@ -76,7 +76,8 @@ class TrainerConfig:
     loss: str = setting("non_saturating", choices=LOSS_NAMES)
     gradient_penalty_weight: float = setting(
         10.0, help="WGAN-GP's penalty (used with loss wgan_gp)")
-    r1_weight: float = setting(0.0, help="R1 penalty on real images, any loss; 0 = off")
+    r1_weight: float | None = setting(
+        None, help="R1 penalty on real images, any loss; 0 = off; default: from the image size")
     r1_interval: int = setting(
         16, help="apply R1 on every this many discriminator updates, weighted by it "
                  "(StyleGAN2's lazy regularization); 1 = on every update")
