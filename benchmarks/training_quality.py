@@ -1,6 +1,7 @@
-"""Quality for the time spent: our Trainer's GAN (with its training plan) vs the
-TensorFlow DCGAN tutorial's loop around the same networks, each given the same
-wall-clock budget, on each kind of data (`benchmarks.datasets`).
+"""Quality for the time spent: our Trainer's GAN (with its training plan for this machine,
+so in mixed bfloat16 on a CPU with AMX) vs the TensorFlow DCGAN tutorial's loop around the
+same networks (in float32, as the tutorial), each given the same wall-clock budget, on
+each kind of data (`benchmarks.datasets`).
 
     .venv/bin/python -m benchmarks.training_quality [--kinds digits rgb_photos]
                                                     [--budget-seconds 600]
