@@ -45,6 +45,8 @@ def test_small_photo_sets_get_narrow_networks_diff_augment_and_r1():
     assert config.augmentations and set(config.augmentations) <= {"color", "translation",
                                                                    "cutout"}
     assert config.r1_weight > 0
+    wgan = plan_training(TrainerConfig(image_size=32, channels=3, loss="wgan_gp"), 800, CPU)
+    assert wgan.config.r1_weight == 0  # its own gradient penalty
     large = plan_training(TrainerConfig(image_size=32, channels=3), 100_000, CPU).config
     assert large.diff_augment == NO_AUGMENTATION
 
