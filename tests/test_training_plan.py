@@ -39,15 +39,19 @@ def test_digits_keep_the_measured_make_run_choices():
     assert config.r1_weight == 0
 
 
-def test_small_photo_sets_get_narrow_networks_diff_augment_and_r1():
+def test_small_photo_sets_get_narrow_networks_and_r1_or_else_diff_augment():
     config = plan_training(TrainerConfig(image_size=32, channels=3), 800, CPU).config
     assert config.generator_filters == config.discriminator_filters == MIN_FILTERS
-    assert config.augmentations and set(config.augmentations) <= {"color", "translation",
-                                                                   "cutout"}
     assert config.r1_weight > 0
-    wgan = plan_training(TrainerConfig(image_size=32, channels=3, loss="wgan_gp"), 800, CPU)
-    assert wgan.config.r1_weight == 0  # its own gradient penalty
-    large = plan_training(TrainerConfig(image_size=32, channels=3), 100_000, CPU).config
+    assert config.diff_augment == NO_AUGMENTATION  # R1 keeps D in check
+    for without_r1 in (TrainerConfig(image_size=32, channels=3, loss="wgan_gp"),
+                       TrainerConfig(image_size=32, channels=3, r1_weight=0.0)):
+        config = plan_training(without_r1, 800, CPU).config
+        assert config.r1_weight == 0  # wgan_gp: its own gradient penalty
+        assert config.augmentations and set(config.augmentations) <= {
+            "color", "translation", "cutout"}
+    large = plan_training(TrainerConfig(image_size=32, channels=3, r1_weight=0.0), 100_000,
+                          CPU).config
     assert large.diff_augment == NO_AUGMENTATION
 
 
