@@ -47,7 +47,7 @@ def test_small_photo_sets_get_narrow_networks_and_r1_or_else_diff_augment():
     for without_r1 in (TrainerConfig(image_size=32, channels=3, loss="wgan_gp"),
                        TrainerConfig(image_size=32, channels=3, r1_weight=0.0)):
         config = plan_training(without_r1, 800, CPU).config
-        assert config.r1_weight == 0  # wgan_gp: its own gradient penalty
+        assert config.r1_weight == 0  # wgan_gp has its own gradient penalty; or given
         assert config.augmentations and set(config.augmentations) <= {
             "color", "translation", "cutout"}
     large = plan_training(TrainerConfig(image_size=32, channels=3, r1_weight=0.0), 100_000,

@@ -123,11 +123,12 @@ def plan_training(config: TrainerConfig, num_images: int, hardware: Hardware) ->
     choose("ema_half_life_images", int(EMA_BUDGET_SHARE * images),
            f"{EMA_BUDGET_SHARE:.0%} of the {images:,} images of the run")
     if config.loss == "wgan_gp":
-        r1 = choose("r1_weight", 0.0, "wgan_gp has its own gradient penalty")
+        r1_weight = (0.0, "wgan_gp has its own gradient penalty")
     elif size >= R1_MIN_SIZE:
-        r1 = choose("r1_weight", R1_WEIGHT, f"for {shape}: steadier runs on photos")
+        r1_weight = (R1_WEIGHT, f"for {shape}: steadier runs on photos")
     else:
-        r1 = choose("r1_weight", 0.0, f"for {shape}: not needed on the digits")
+        r1_weight = (0.0, f"for {shape}: not needed on the digits")
+    r1 = choose("r1_weight", *r1_weight)
     if num_images >= AUGMENT_BELOW_IMAGES:
         augment = (NO_AUGMENTATION, f"{AUGMENT_BELOW_IMAGES:,} images or more")
     elif size < AUGMENT_MIN_SIZE:
